@@ -1,0 +1,3 @@
+"""ganlab: a config-driven command line lab for training and studying GANs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,71 @@
+"""The ``ganlab`` command: a thin dispatcher that imports nothing heavy until a subcommand needs it."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """\
+usage: ganlab <command> [key=value ...]
+
+commands:
+  train    train a GAN (a Hydra app: `ganlab train --help`, `-m` for sweeps, `--cfg job` to print the config)
+             ganlab train model=wgan_gp data=grid25 trainer.steps=2000
+             ganlab train -m model=gan,wgan_gp optim.lr=1e-4,2e-4
+             ganlab train resume=<run dir> trainer.steps=<M>
+  sample   write samples of a trained run as .npz arrays or a .png grid
+             ganlab sample run=<run dir> n=<N> out=<file.npz|file.png> [label=<k>] [seed=<s>]
+  eval     compute a run's metrics and write <run dir>/metrics.json
+             ganlab eval run=<run dir> [n=<N>]
+  report   compare the runs of a sweep: report.md, report.csv and report.png
+             ganlab report <multirun dir>
+
+Runs are written to outputs/ (TensorBoard: `tensorboard --logdir outputs`).
+"""
+
+COMMANDS = ("train", "sample", "eval", "report")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from ganlab import __version__
+
+        print(f"ganlab {__version__}")
+        return 0
+    command, args = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"ganlab: unknown command '{command}'. Choose one of: {', '.join(COMMANDS)}.\n", file=sys.stderr)
+        print(USAGE, end="", file=sys.stderr)
+        return 2
+
+    from ganlab.config import GanlabError
+
+    try:
+        if command == "train":
+            from ganlab.train import run_hydra
+
+            return run_hydra(args)
+        if command == "sample":
+            from ganlab.sample import main as sample_main
+
+            return sample_main(args)
+        if command == "eval":
+            from ganlab.evaluate import main as eval_main
+
+            return eval_main(args)
+        from ganlab.report import main as report_main
+
+        return report_main(args)
+    except GanlabError as err:
+        print(f"ganlab {command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ganlab {command}: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

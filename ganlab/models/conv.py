@@ -1,0 +1,69 @@
+"""DCGAN networks (Radford et al. 2016): strided (transposed) convolutions, no pooling, no dense hidden layers.
+
+An image side must be ``base * 2^k`` with base 4 or 7 (8, 16, 28, 32, 64, ...): the generator projects z to a
+base x base map and doubles it k times; the discriminator halves the image k times and ends in a base x base
+convolution that gives one logit.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ganlab.models.layers import norm_layer, with_label
+
+
+def conv_plan(size: int) -> tuple[int, int]:
+    """``(base, k)`` with ``size == base * 2**k``, base in (4, 7), k >= 1."""
+    for base in (4, 7):
+        k, side = 0, size
+        while side > base and side % 2 == 0:
+            side //= 2
+            k += 1
+        if side == base and k >= 1:
+            return base, k
+    raise ValueError(f"image side {size} is not 4*2^k or 7*2^k (8, 14, 16, 28, 32, 56, 64, ...)")
+
+
+class ConvGenerator(nn.Module):
+    """z -> ConvTranspose to base x base -> k x (ConvTranspose stride 2, norm, ReLU) -> tanh image."""
+
+    def __init__(self, z_dim: int, out_shape: tuple[int, int, int], channels: int, norm: str,
+                 num_classes: int | None = None):
+        super().__init__()
+        self.z_dim, self.out_shape, self.num_classes = z_dim, tuple(out_shape), num_classes
+        base, k = conv_plan(out_shape[1])
+        width = channels * 2 ** (k - 1)
+        blocks: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim + (num_classes or 0), width, base, 1, 0, bias=norm != "batch"),
+            norm_layer(norm, width, conv=True),
+            nn.ReLU(),
+        ]
+        for _ in range(k - 1):
+            blocks += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=norm != "batch"),
+                       norm_layer(norm, width // 2, conv=True), nn.ReLU()]
+            width //= 2
+        blocks += [nn.ConvTranspose2d(width, out_shape[0], 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*blocks)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(with_label(z, y, self.num_classes)[:, :, None, None])
+
+
+class ConvDiscriminator(nn.Module):
+    """image -> k x (Conv stride 2, norm, LeakyReLU(0.2)) -> Conv base x base -> one logit per sample."""
+
+    def __init__(self, in_shape: tuple[int, int, int], channels: int, norm: str, num_classes: int | None = None):
+        super().__init__()
+        self.num_classes = num_classes
+        base, k = conv_plan(in_shape[1])
+        width = channels
+        blocks: list[nn.Module] = [nn.Conv2d(in_shape[0] + (num_classes or 0), width, 4, 2, 1), nn.LeakyReLU(0.2)]
+        for _ in range(k - 1):
+            blocks += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm != "batch"),
+                       norm_layer(norm, width * 2, conv=True), nn.LeakyReLU(0.2)]
+            width *= 2
+        blocks.append(nn.Conv2d(width, 1, base, 1, 0))
+        self.net = nn.Sequential(*blocks)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(with_label(x, y, self.num_classes)).view(-1)

@@ -1,0 +1,68 @@
+"""Samples from fixed noise: the grids and scatter plots a run draws as it trains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ganlab.data import Dataset
+from ganlab.logging import image_grid, save_png, scatter_plot
+
+POINTS_SHOWN = 1000  # generated points drawn in a 2-D scatter plot
+
+
+@torch.no_grad()
+def generate(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int = 1024) -> Tensor:
+    """G(z, y) in eval mode (BatchNorm on running statistics), in chunks; G's mode is restored after."""
+    was_training = G.training
+    G.eval()
+    try:
+        parts = [G(z[i : i + chunk], None if y is None else y[i : i + chunk]) for i in range(0, len(z), chunk)]
+    finally:
+        G.train(was_training)
+    return torch.cat(parts).float()
+
+
+def class_rows(num_classes: int, per_class: int, device: torch.device | str = "cpu") -> Tensor:
+    """Labels 0,0,...,1,1,...: one grid row per class."""
+    return torch.arange(num_classes, device=device).repeat_interleave(per_class)
+
+
+class SampleRenderer:
+    """Draws G's samples for a fixed batch of noise (and, for conditional G, one row per class).
+
+    The noise comes from its own generator seeded by the run's seed, so drawing samples never changes the
+    training run's random stream.
+    """
+
+    def __init__(self, G: nn.Module, data: Dataset, num_samples: int, seed: int, device: torch.device):
+        self.G, self.kind = G, data.kind
+        gen = torch.Generator().manual_seed(seed)
+        conditional = getattr(G, "num_classes", None)
+        self.nrow: int | None = None
+        self.y: Tensor | None = None
+        if conditional:
+            self.nrow = max(1, num_samples // conditional)
+            self.y = class_rows(conditional, self.nrow, device)
+            num_samples = len(self.y)
+        if data.kind == "points":
+            num_samples = max(num_samples, POINTS_SHOWN)
+        self.z = torch.randn(num_samples, G.z_dim, generator=gen).to(device)
+        self.real: Tensor | None = None
+        if data.kind == "points":
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                torch.manual_seed(seed)
+                self.real = data.sample(2 * POINTS_SHOWN)[0]
+
+    def render(self, step: int) -> np.ndarray:
+        x = generate(self.G, self.z, self.y)
+        if self.kind == "points":
+            return scatter_plot(x, self.real, title=f"step {step}")
+        return image_grid(x, self.nrow)
+
+    @staticmethod
+    def save(picture: np.ndarray, path: Path) -> None:
+        save_png(picture, path)

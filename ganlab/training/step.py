@@ -1,0 +1,92 @@
+"""One training iteration, as in the papers' Algorithm 1: n_critic discriminator steps, then one generator step.
+
+The last critic step's fake batch is generated with its graph kept and reused for the generator step, so G
+runs forward once per iteration (the D step sees it detached). Nothing here reads a value back to the host:
+the statistics come back as one device tensor that the trainer reads only when it logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import Tensor, nn
+
+from ganlab.data import Dataset
+from ganlab.objectives import Objective
+from ganlab.objectives.penalties import Penalty
+
+
+def grad_norm(module: nn.Module) -> Tensor:
+    """The L2 norm of all of ``module``'s gradients together."""
+    norms = [p.grad.detach().float().norm() for p in module.parameters() if p.grad is not None]
+    return torch.stack(norms).norm() if norms else torch.zeros(())
+
+
+class GANStep:
+    """Updates G and D for one generator step. ``stat_names`` names the entries of the returned vector."""
+
+    def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                 objective: Objective, penalty: Penalty, n_critic: int, batch_size: int,
+                 autocast_dtype: torch.dtype | None = None, channels_last: bool = False):
+        self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
+        self.objective, self.penalty = objective, penalty
+        self.n_critic, self.batch_size = n_critic, batch_size
+        self.autocast_dtype, self.channels_last = autocast_dtype, channels_last
+        self.device = next(G.parameters()).device
+        self.stat_names = ["Loss/D", "Loss/G", "D/real", "D/fake"]
+        self.stat_names += [t for t in (objective.estimate_tag, penalty.tag) if t]
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def sample_z(self, n: int) -> Tensor:
+        return torch.randn(n, self.G.z_dim, device=self.device)
+
+    def _real_batch(self, data: Dataset) -> tuple[Tensor, Tensor | None]:
+        real, y = data.sample(self.batch_size)
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return real, y
+
+    def __call__(self, data: Dataset, measure_grads: bool = False) -> tuple[Tensor, Tensor | None]:
+        """One generator step. Returns the statistics vector and, if asked, the (D, G) gradient norms."""
+        G, D, objective, penalty = self.G, self.D, self.objective, self.penalty
+        grads: list[Tensor] = []
+
+        # --- D phase: n_critic steps on fresh real and fake batches ---------------------------------------
+        for i in range(self.n_critic):
+            real, y = self._real_batch(data)
+            keep_graph = i == self.n_critic - 1  # this fake batch also serves the G phase
+            with torch.set_grad_enabled(keep_graph), self.autocast():
+                fake = G(self.sample_z(self.batch_size), y)
+            with self.autocast():
+                d_real, d_fake = D(real, y).float(), D(fake.detach(), y).float()
+                loss_d = objective.d_loss(d_real, d_fake)
+                pen = penalty(D, real, fake, y)
+            self.opt_d.zero_grad(set_to_none=True)
+            (loss_d if pen is None else loss_d + pen).backward()
+            if measure_grads and keep_graph:
+                grads.append(grad_norm(D))
+            self.opt_d.step()
+            penalty.after_d_step(D)
+
+        # --- G phase: one step through the updated D on the same fakes -----------------------------------
+        D.requires_grad_(False)
+        with self.autocast():
+            loss_g = objective.g_loss(D(fake, y).float())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        if measure_grads:
+            grads.append(grad_norm(G))
+        self.opt_g.step()
+        D.requires_grad_(True)
+
+        stats = [loss_d, loss_g, objective.d_output(d_real).mean(), objective.d_output(d_fake).mean()]
+        if objective.estimate_tag:
+            stats.append(objective.estimate(d_real, d_fake))
+        if penalty.tag:
+            stats.append(pen)
+        return torch.stack(stats).detach(), (torch.stack(grads) if grads else None)
