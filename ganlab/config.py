@@ -67,6 +67,9 @@ class OptimConfig:
 @dataclass
 class ObjectiveConfig:
     name: str = MISSING
+    # f-GAN objectives only: G maximises E_Q[g_f(D(G(z)))] (true, the paper's choice) instead of minimising
+    # -E_Q[f*(g_f(D(G(z))))]; None for the others (minimax and non_saturating are separate objectives)
+    non_saturating: bool | None = None
 
 
 @dataclass
@@ -134,7 +137,7 @@ def config_dir() -> Path:
 
 def validate(cfg: DictConfig) -> None:
     """Checks that types cannot express. Raises GanlabError naming the key and what to do."""
-    from ganlab.objectives import OBJECTIVES
+    from ganlab.objectives import F_OBJECTIVES, OBJECTIVES
     from ganlab.objectives.penalties import PENALTIES
 
     def need(ok: bool, message: str) -> None:
@@ -151,9 +154,17 @@ def validate(cfg: DictConfig) -> None:
         f"Unknown objective '{cfg.objective.name}'. Choose objective=<name> with one of: {', '.join(OBJECTIVES)}.",
     )
     need(
+        cfg.objective.get("non_saturating") is None or cfg.objective.name in F_OBJECTIVES,
+        f"objective.non_saturating applies to the f-GAN objectives ({', '.join(F_OBJECTIVES)}), not to "
+        f"objective={cfg.objective.name}. For the original GAN choose objective=minimax (saturating generator "
+        "loss) or objective=non_saturating; drop objective.non_saturating otherwise.",
+    )
+    need(
         cfg.penalty.name in PENALTIES,
         f"Unknown penalty '{cfg.penalty.name}'. Choose penalty=<name> with one of: {', '.join(PENALTIES)}.",
     )
+    need(cfg.penalty.weight >= 0, f"penalty.weight must be non-negative, got {cfg.penalty.weight}.")
+    need(cfg.penalty.clip > 0, f"penalty.clip must be positive, got {cfg.penalty.clip}.")
     need(cfg.model.z_dim > 0, f"model.z_dim must be positive, got {cfg.model.z_dim}.")
     need(
         cfg.device.type in ("auto", "cpu", "cuda", "mps"),

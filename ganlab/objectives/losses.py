@@ -10,23 +10,39 @@ from torch import Tensor
 
 
 class Objective:
-    """The loss phases of one GAN objective, on discriminator outputs (logits for the probabilistic ones)."""
+    """The loss phases of one GAN objective, on discriminator outputs (logits for the probabilistic ones).
+
+    D's loss is a sum of a mean over real outputs and a mean over fake outputs; ``loss_real`` and
+    ``loss_fake`` give the per-sample terms, so the same loss can be integrated against densities.
+    """
 
     name: str = ""
     estimate_tag: str | None = None  # the TensorBoard tag of estimate(), if the objective has one
     probabilistic: bool = False  # D outputs a logit of P(real): D/real and D/fake are logged as sigmoids
 
+    def loss_real(self, out: Tensor) -> Tensor:
+        """D's loss on each of its outputs for real samples."""
+        raise NotImplementedError
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        """D's loss on each of its outputs for generated samples."""
+        raise NotImplementedError
+
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         """The discriminator's loss (to minimise) on its outputs for a real and a fake batch."""
-        raise NotImplementedError
+        return self.loss_real(real).mean() + self.loss_fake(fake).mean()
 
     def g_loss(self, fake: Tensor) -> Tensor:
         """The generator's loss (to minimise) on the discriminator's outputs for a fake batch."""
         raise NotImplementedError
 
+    def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:
+        """The divergence or distance that D's loss ``d_loss`` bounds from below (objectives with an estimate_tag)."""
+        raise NotImplementedError
+
     def estimate(self, real: Tensor, fake: Tensor) -> Tensor | None:
         """The divergence or distance the current discriminator estimates on this batch, or None."""
-        return None
+        return self.estimate_from_d_loss(self.d_loss(real, fake)) if self.estimate_tag else None
 
     def d_output(self, out: Tensor) -> Tensor:
         """D's output as it is reported: a probability for probabilistic objectives, else the raw value."""
@@ -36,22 +52,25 @@ class Objective:
 class Minimax(Objective):
     """Goodfellow et al. 2014: min_G max_D E_p[log D(x)] + E_q[log(1 - D(G(z)))].
 
-    At the optimal D* = p / (p + q) the value is 2 JSD(p || q) - log 4, so the estimate reported is
-    JSD = (V + log 4) / 2 with V = -d_loss.
+    At the optimal D* = p / (p + q) the value V = -d_loss is 2 JSD(p || q) - log 4, so the estimate reported
+    is JSD = (V + log 4) / 2, in nats (at most log 2).
     """
 
     name = "minimax"
     probabilistic = True
-    estimate_tag = "Divergence/jsd"
+    estimate_tag = "Divergence/jensen_shannon"
 
-    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return F.softplus(-real).mean() + F.softplus(fake).mean()
+    def loss_real(self, out: Tensor) -> Tensor:
+        return F.softplus(-out)  # -log D(x)
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return F.softplus(out)  # -log(1 - D(G(z)))
 
     def g_loss(self, fake: Tensor) -> Tensor:
-        return -F.softplus(fake).mean()  # E[log(1 - D(G(z)))]
+        return -self.loss_fake(fake).mean()  # E[log(1 - D(G(z)))]
 
-    def estimate(self, real: Tensor, fake: Tensor) -> Tensor:
-        return (math.log(4.0) - self.d_loss(real, fake)) / 2
+    def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:
+        return (math.log(4.0) - d_loss) / 2
 
 
 class NonSaturating(Minimax):
@@ -60,7 +79,7 @@ class NonSaturating(Minimax):
     name = "non_saturating"
 
     def g_loss(self, fake: Tensor) -> Tensor:
-        return F.softplus(-fake).mean()  # -E[log D(G(z))]
+        return self.loss_real(fake).mean()  # -E[log D(G(z))]
 
 
 class Wasserstein(Objective):
@@ -72,45 +91,64 @@ class Wasserstein(Objective):
     name = "wasserstein"
     estimate_tag = "Wasserstein/estimate"
 
-    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return fake.mean() - real.mean()
+    def loss_real(self, out: Tensor) -> Tensor:
+        return -out
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return out
 
     def g_loss(self, fake: Tensor) -> Tensor:
         return -fake.mean()
 
-    def estimate(self, real: Tensor, fake: Tensor) -> Tensor:
-        return real.mean() - fake.mean()
+    def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:
+        return -d_loss
 
 
 class Hinge(Objective):
-    """Lim & Ye 2017, Miyato et al. 2018: D minimises E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]; G: -E[D(G(z))]."""
+    """Lim & Ye 2017, Miyato et al. 2018: D minimises E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]; G: -E[D(G(z))].
+
+    Pointwise, p relu(1 - d) + q relu(1 + d) is smallest at d = sign(p - q), where it is 2 min(p, q); so D's
+    loss is at least 2 (1 - TV(p, q)) and 1 - d_loss / 2 estimates the total variation from below.
+    """
 
     name = "hinge"
+    estimate_tag = "Divergence/total_variation"
 
-    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    def loss_real(self, out: Tensor) -> Tensor:
+        return F.relu(1.0 - out)
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return F.relu(1.0 + out)
 
     def g_loss(self, fake: Tensor) -> Tensor:
         return -fake.mean()
+
+    def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:
+        return 1.0 - d_loss / 2
 
 
 class LeastSquares(Objective):
     """Mao et al. 2017 (a = 0, b = c = 1): D minimises 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2];
-    G minimises 1/2 E[(D(G(z)) - 1)^2]."""
+    G minimises 1/2 E[(D(G(z)) - 1)^2].
+
+    The optimal D is p / (p + q), where D's loss is (2 - Delta) / 8 with Delta = int (p - q)^2 / (p + q) the
+    triangular discrimination; so 2 - 8 d_loss estimates Delta (in [0, 2]) from below.
+    """
 
     name = "least_squares"
+    estimate_tag = "Divergence/triangular"
 
-    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        return 0.5 * (real - 1.0).square().mean() + 0.5 * fake.square().mean()
+    def loss_real(self, out: Tensor) -> Tensor:
+        return 0.5 * (out - 1.0).square()
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return 0.5 * out.square()
 
     def g_loss(self, fake: Tensor) -> Tensor:
-        return 0.5 * (fake - 1.0).square().mean()
+        return self.loss_real(fake).mean()
+
+    def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:
+        return 2.0 - 8.0 * d_loss
 
 
-OBJECTIVES: dict[str, type[Objective]] = {
-    cls.name: cls for cls in (Minimax, NonSaturating, Wasserstein, Hinge, LeastSquares)
-}
-
-
-def build_objective(name: str) -> Objective:
-    return OBJECTIVES[name]()
+BASIC_OBJECTIVES: tuple[type[Objective], ...] = (Minimax, NonSaturating, Wasserstein, Hinge, LeastSquares)

@@ -98,7 +98,7 @@ class Trainer:
         self.G, self.D = G.to(self.device, memory_format=memory_format), D.to(self.device, memory_format=memory_format)
         self.opt_g, self.opt_d = build_optimizers(cfg.optim, self.G, self.D)
         self.schedulers = build_schedulers(cfg.optim, self.opt_g, self.opt_d)
-        self.objective = build_objective(cfg.objective.name)
+        self.objective = build_objective(cfg.objective)
         self.penalty = build_penalty(cfg.penalty)
         self.step_fn = GANStep(self.G, self.D, self.opt_g, self.opt_d, self.objective, self.penalty,
                                cfg.trainer.n_critic, cfg.trainer.batch_size,

@@ -1,0 +1,164 @@
+"""The f-GAN objectives (Nowozin, Cseke & Tomioka 2016), in the conventions of the paper's Tables 1 and 2.
+
+For a convex f with f(1) = 0, D_f(P || Q) = int q(x) f(p(x) / q(x)) dx, with P the data and Q the generator.
+Its Fenchel conjugate f* gives the variational lower bound
+
+    D_f(P || Q) >= E_P[T(x)] - E_Q[f*(T(x))],
+
+tight at T*(x) = f'(p(x) / q(x)). The critic's raw output v goes through the output activation g_f, which
+maps R onto the domain of f*: T = g_f(v). The critic maximises the bound, so its loss is
+-g_f(v) on real samples plus f*(g_f(v)) on fake ones, and -(D loss) is the current estimate of D_f.
+
+Every term is written directly in v (e.g. f*(g_f(v)) = softplus(v) for the GAN divergence) so that no log
+of a vanishing number or exp of a large one is taken. Where the conjugate itself grows exponentially (KL,
+reverse KL, Neyman chi^2, squared Hellinger), the exponential is continued linearly above v = 30: the
+loss stays finite with a finite, non-zero gradient for any v a float can hold, and is unchanged wherever
+the density ratio is below e^30.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ganlab.objectives.losses import Minimax, Objective
+
+EXP_LINEAR_ABOVE = 30.0
+
+
+def safe_exp(v: Tensor) -> Tensor:
+    """exp(v) for v <= 30, continued by its tangent line above (same value and slope at 30)."""
+    return torch.exp(v.clamp(max=EXP_LINEAR_ABOVE)) * (1.0 + F.relu(v - EXP_LINEAR_ABOVE))
+
+
+class FDivergence(Objective):
+    """One f-divergence: ``loss_real(v) = -g_f(v)`` and ``loss_fake(v) = f*(g_f(v))``.
+
+    The generator minimises the bound, i.e. -E_Q[f*(g_f(v))] (the saddle point of the paper's Eq. 6); with
+    ``non_saturating`` (the paper's Sec. 3.2 and its experiments) it maximises E_Q[g_f(v)] instead, which has
+    the same fixed point and stronger gradients while Q is far from P.
+    """
+
+    def __init__(self, non_saturating: bool = True):
+        self.non_saturating = non_saturating
+        self.estimate_tag = f"Divergence/{self.name}"
+
+    def g_loss(self, fake: Tensor) -> Tensor:
+        if self.non_saturating:
+            return self.loss_real(fake).mean()  # -E_Q[g_f(v)]
+        return -self.loss_fake(fake).mean()  # -E_Q[f*(g_f(v))]
+
+    def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:
+        return -d_loss
+
+
+class KL(FDivergence):
+    """Kullback-Leibler KL(P || Q): f(u) = u log u, g_f(v) = v, f*(t) = exp(t - 1)."""
+
+    name = "kl"
+
+    def loss_real(self, out: Tensor) -> Tensor:
+        return -out
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return safe_exp(out - 1.0)
+
+
+class ReverseKL(FDivergence):
+    """Reverse KL, KL(Q || P): f(u) = -log u, g_f(v) = -exp(-v), f*(t) = -1 - log(-t), so f*(g_f(v)) = v - 1."""
+
+    name = "reverse_kl"
+
+    def loss_real(self, out: Tensor) -> Tensor:
+        return safe_exp(-out)
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return out - 1.0
+
+
+class Pearson(FDivergence):
+    """Pearson chi^2 = int (p - q)^2 / q: f(u) = (u - 1)^2, g_f(v) = v, f*(t) = t^2 / 4 + t."""
+
+    name = "pearson"
+
+    def loss_real(self, out: Tensor) -> Tensor:
+        return -out
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return 0.25 * out.square() + out
+
+
+class ExpActivation(FDivergence):
+    """The divergences whose output activation is g_f(v) = 1 - exp(-v) (values below 1)."""
+
+    def loss_real(self, out: Tensor) -> Tensor:
+        return safe_exp(-out) - 1.0
+
+
+class Neyman(ExpActivation):
+    """Neyman chi^2 = int (q - p)^2 / p: f(u) = (1 - u)^2 / u, g_f(v) = 1 - exp(-v), f*(t) = 2 - 2 sqrt(1 - t),
+    so f*(g_f(v)) = 2 - 2 exp(-v / 2)."""
+
+    name = "neyman"
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return 2.0 - 2.0 * safe_exp(-0.5 * out)
+
+
+class SquaredHellinger(ExpActivation):
+    """Squared Hellinger int (sqrt p - sqrt q)^2: f(u) = (sqrt u - 1)^2, g_f(v) = 1 - exp(-v), f*(t) = t / (1 - t),
+    so f*(g_f(v)) = exp(v) - 1."""
+
+    name = "squared_hellinger"
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return safe_exp(out) - 1.0
+
+
+class JensenShannon(FDivergence):
+    """Jensen-Shannon JSD = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q) / 2, in nats (at most log 2).
+
+    Table 2's g_f(v) = log 2 - log(1 + exp(-v)) and f*(t) = -log(2 - exp(t)) are the conjugate pair of
+    f(u) = u log u - (u + 1) log((u + 1) / 2), which generates 2 JSD, not Table 1's JSD; halving f halves g_f
+    and f* (h(u) = f(u) / 2 has h*(t / 2) = f*(t) / 2), so both loss terms carry a factor 1/2 and the bound is on
+    JSD itself. The optimal critic is the paper's; D = sigmoid(v) is the probability that x is real.
+    """
+
+    name = "jensen_shannon"
+    probabilistic = True
+
+    def loss_real(self, out: Tensor) -> Tensor:
+        return 0.5 * (Minimax.loss_real(self, out) - math.log(2.0))  # -g_f(v) / 2
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return 0.5 * (Minimax.loss_fake(self, out) - math.log(2.0))  # f*(g_f(v)) / 2 = -log(2 - 2 sigmoid(v)) / 2
+
+
+class GANDivergence(FDivergence):
+    """The GAN divergence 2 JSD - log 4: f(u) = u log u - (u + 1) log(u + 1), g_f(v) = -log(1 + exp(-v)),
+    f*(t) = -log(1 - exp(t)). Its critic is the original GAN discriminator with D = sigmoid(v)."""
+
+    name = "gan"
+    probabilistic = True
+    loss_real = Minimax.loss_real  # -g_f(v) = softplus(-v)
+    loss_fake = Minimax.loss_fake  # f*(g_f(v)) = softplus(v)
+
+
+class TotalVariation(FDivergence):
+    """Total variation 1/2 int |p - q| (in [0, 1]): f(u) = |u - 1| / 2, g_f(v) = tanh(v) / 2, f*(t) = t."""
+
+    name = "total_variation"
+
+    def loss_real(self, out: Tensor) -> Tensor:
+        return -0.5 * torch.tanh(out)
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        return 0.5 * torch.tanh(out)
+
+
+F_DIVERGENCES: tuple[type[FDivergence], ...] = (
+    KL, ReverseKL, Pearson, Neyman, SquaredHellinger, JensenShannon, GANDivergence, TotalVariation,
+)
