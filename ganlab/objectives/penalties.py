@@ -47,11 +47,10 @@ class GradientPenalty(Penalty):
     """WGAN-GP (Gulrajani et al. 2017): weight * E[(||grad D(x_hat)|| - 1)^2] on x_hat = a x + (1 - a) G(z),
     a ~ U[0, 1] per sample. ``one_sided`` penalises only norms above 1."""
 
-    tag = "Penalty/gp"
-
     def __init__(self, weight: float, one_sided: bool = False):
         self.weight, self.one_sided = weight, one_sided
         self.name = "gp_one_sided" if one_sided else "gp"
+        self.tag = f"Penalty/{self.name}"
 
     def __call__(self, D, real, fake, y):
         alpha = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device, dtype=real.dtype)
