@@ -13,6 +13,19 @@ GANLAB = str(Path(sys.executable).with_name("ganlab"))
 # tiny settings that keep one training run to a few seconds on a 2-core CPU
 FAST = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
         "trainer.ckpt_every=10", "trainer.progress=false", "model.hidden=32", "model.channels=8", "model.z_dim=16"]
+# env for runs of tiny networks: a second torch thread only adds waiting (3x slower on a busy 2-core machine)
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """torch in one thread for a module's in-process work on tiny tensors (restored afterwards)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def run_ganlab(*args: str, cwd: Path | str | None = None, check: bool = True, timeout: float = 300,
