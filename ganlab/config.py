@@ -7,6 +7,7 @@ Checks that a type cannot express (a positive batch size, a known objective name
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -159,3 +160,25 @@ def validate(cfg: DictConfig) -> None:
         cfg.device.type in ("auto", "cpu", "cuda", "mps"),
         f"device.type must be one of auto, cpu, cuda, mps; got '{cfg.device.type}'.",
     )
+
+
+def parse_args(args: list[str], schema: type, command: str) -> DictConfig:
+    """Parse ``key=value`` words into ``schema`` (a dataclass); unknown keys, bad types and missing
+    required keys become a GanlabError naming the valid keys."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    valid = ", ".join(f.name for f in dataclasses.fields(schema))
+    bad = [a for a in args if "=" not in a or a.startswith("=")]
+    if bad:
+        raise GanlabError(f"expected key=value words, got {' '.join(bad)}. `ganlab {command}` takes: {valid}.")
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.from_dotlist(args))
+    except OmegaConfBaseException as err:
+        msg = str(err).splitlines()[0]
+        raise GanlabError(f"{msg}. `ganlab {command}` takes: {valid}.") from err
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise GanlabError(f"`ganlab {command}` needs {', '.join(f'{k}=<value>' for k in missing)} (it takes: {valid}).")
+    assert isinstance(cfg, DictConfig)
+    return cfg
