@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FAST, make_cifar10, make_image_folder, make_mnist, read_image_tags, read_scalars, run_ganlab, train_run
+from conftest import (
+    FAST,
+    make_cifar10,
+    make_image_folder,
+    make_mnist,
+    read_image_tags,
+    read_scalars,
+    run_ganlab,
+    train_run,
+)
 
 BASE_TAGS = {"Loss/D", "Loss/G", "D/real", "D/fake", "GradNorm/D", "GradNorm/G", "LR/D", "LR/G", "Speed/img_per_s"}
 

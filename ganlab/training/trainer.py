@@ -144,7 +144,7 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------- loop
     def fit(self) -> None:
-        cfg, t = self.cfg, self.cfg.trainer
+        t = self.cfg.trainer
         logger = RunLogger(self.run_dir, resume_step=self.step + 1 if self.step else None)
         names = self.step_fn.stat_names
         acc, count = torch.zeros(len(names), device=self.device), 0
