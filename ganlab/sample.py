@@ -46,7 +46,7 @@ def load_generator(run_dir: Path, checkpoint: str = "last",
 
 def main(args: list[str]) -> int:
     from ganlab.logging import image_grid, save_png
-    from ganlab.training.samples import class_rows, generate
+    from ganlab.training.samples import generate
 
     a = parse_args(args, SampleArgs, "sample")
     out = Path(a.out)
@@ -63,9 +63,9 @@ def main(args: list[str]) -> int:
             raise GanlabError(f"label={a.label} is out of range: this model has classes 0..{num_classes - 1}.")
         if a.label is not None:
             y = torch.full((a.n,), a.label, dtype=torch.int64, device=device)
-        else:  # one row per class
+        else:  # classes in equal shares, in order: one grid row per class when n is a multiple of them
+            y = torch.arange(a.n, device=device) * num_classes // a.n
             nrow = -(-a.n // num_classes)
-            y = class_rows(num_classes, nrow, device)[: a.n]
     elif a.label is not None:
         raise GanlabError(f"label={a.label} was given, but this run's model ({state['config']['model']['name']}) "
                           "is not conditional. Drop label=.")
