@@ -43,6 +43,16 @@ class Headline:
         return new < old if self.lower_is_better else new > old
 
 
+# the metric that ranks runs of a kind of data: the first of these that a run's metrics have
+HEADLINES = (Headline("reverse_kl", True), Headline("fid_classifier", True), Headline("fid", True))
+
+
+def headline_for(metrics: Any) -> Headline | None:
+    """The headline metric among ``metrics`` (names): reverse KL for mode-counting data (2-D toys, Stacked
+    MNIST), else the classifier's Fréchet distance, else FID; None when none is there."""
+    return next((h for h in HEADLINES if h.name in metrics), None)
+
+
 def default_samples(data: Dataset) -> int:
     if data.kind == "points":
         return TOY_SAMPLES
@@ -82,7 +92,7 @@ class Evaluator:
                     log(missing_weights_note())
                 if data.name in CLASSIFIABLE and data.num_classes:
                     self._setup_classifier(data_cfg, cache_dir)
-        self.headline = self._headline()
+        self.headline: Headline | None = None  # known after the first evaluation
 
     def _cuda(self) -> list[torch.device]:
         return [self.device] if self.device.type == "cuda" else []
@@ -103,15 +113,6 @@ class Evaluator:
             real = ImageTensors.normalise(digits.images[idx.to(self.device)])
             self.real_features = self.classifier.features_and_logits(real)[0]
 
-    def _headline(self) -> Headline | None:
-        if self.data.kind == "points" or self.data.name == "stacked_mnist":
-            return Headline("reverse_kl", lower_is_better=True)
-        if self.real_features is not None:
-            return Headline("fid_classifier", lower_is_better=True)
-        if self.weights is not None:
-            return Headline("fid", lower_is_better=True)
-        return None
-
     @torch.no_grad()
     def __call__(self, G: nn.Module) -> dict[str, float]:
         """The metrics of ``G`` (a float each), on ``n`` samples from the evaluator's fixed noise."""
@@ -123,9 +124,9 @@ class Evaluator:
         y = torch.randint(num_classes, (self.n,), generator=gen).to(self.device) if num_classes else None
         with torch.random.fork_rng(devices=self._cuda()):
             fake = generate(G, z, y)
-            if self.data.kind == "points":
-                return mode_metrics(fake, self.data.centers, self.data.std)  # type: ignore[attr-defined]
             metrics: dict[str, float] = {}
+            if self.data.kind == "points":
+                metrics.update(mode_metrics(fake, self.data.centers, self.data.std))  # type: ignore[attr-defined]
             if self.classifier is not None:
                 metrics.update(self._classifier_metrics(fake, y))
                 metrics["classifier_accuracy"] = float(self.classifier_accuracy or 0.0)
@@ -134,7 +135,8 @@ class Evaluator:
 
                 torch.manual_seed(self.seed)
                 metrics.update(inception_metrics(fake, self._real_images(), self.weights, self.device.type == "cuda"))
-            return metrics
+        self.headline = headline_for(metrics)
+        return metrics
 
     def _classifier_metrics(self, fake: Tensor, y: Tensor | None) -> dict[str, float]:
         assert self.classifier is not None

@@ -59,7 +59,7 @@ class _Images(torch.utils.data.Dataset):
 
 
 def inception_metrics(fake: Tensor, real: Tensor, weights: Path, cuda: bool = False) -> dict[str, float]:
-    """FID, KID (x1000 is not applied), Inception Score and precision/recall of ``fake`` against ``real``."""
+    """FID, KID, Inception Score, precision and recall of ``fake`` (images in [-1, 1]) against ``real``."""
     import torch_fidelity
 
     try:
@@ -69,9 +69,9 @@ def inception_metrics(fake: Tensor, real: Tensor, weights: Path, cuda: bool = Fa
             kid_subset_size=min(1000, len(fake), len(real)), cuda=cuda, cache=False, verbose=False,
             save_cpu_ram=True,
         )
-    except (RuntimeError, OSError, KeyError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise GanlabError(f"the Inception weights {weights} could not be used ({first}). Pass torch-fidelity's "
+    except Exception as err:  # a file that is not the weights fails in torch.load or load_state_dict
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise GanlabError(f"the Inception weights {weights} could not be used ({type(err).__name__}: {first}). Pass torch-fidelity's "
                           f"Inception-v3 weights file ({cached_weights().name}) with eval.inception_weights=<file>.") from err
     return {
         "fid": float(out[torch_fidelity.KEY_METRIC_FID]),

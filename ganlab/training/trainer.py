@@ -142,6 +142,12 @@ class Trainer:
                 sched.load_state_dict(s)
         except (KeyError, RuntimeError, ValueError) as err:
             raise GanlabError(f"the checkpoint does not fit this run's networks ({err}).") from err
+        # the optimiser state carries the checkpoint's rates: take the config's, so a resume can change optim.lr
+        o = self.cfg.optim
+        for sched, base in zip(self.schedulers, (o.lr, o.lr if o.lr_d is None else o.lr_d), strict=True):
+            sched.base_lrs = [base] * len(sched.base_lrs)
+            for group, rule in zip(sched.optimizer.param_groups, sched.lr_lambdas, strict=True):
+                group["initial_lr"], group["lr"] = base, base * rule(sched.last_epoch)
         _set_rng_state(state["rng"], self.device)
         self.step = int(state["step"])
         self.best = state.get("best")
