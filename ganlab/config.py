@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 
@@ -98,6 +97,7 @@ class TrainerConfig:
     ckpt_every: int = 1000
     num_samples: int = 64  # fixed-noise grid size
     progress: bool = True
+    compile: bool = False  # torch.compile G and D (the first step pays the compilation, logged as Speed/compile_s)
 
 
 @dataclass
@@ -116,7 +116,7 @@ class EvalConfig:
 class DeviceConfig:
     type: str = "auto"  # auto | cpu | cuda | mps
     precision: Precision = Precision.auto
-    channels_last: bool | None = None  # None: on for conv models on CUDA
+    channels_last: bool | None = None  # conv models only; None: on for CUDA and CPU
 
 
 @dataclass
@@ -134,6 +134,8 @@ class TrainConfig:
 
 
 def register_schema() -> None:
+    from hydra.core.config_store import ConfigStore  # only `ganlab train` needs Hydra
+
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
 
 
@@ -144,6 +146,15 @@ def config_dir() -> Path:
         if (candidate / "train.yaml").is_file():
             return candidate
     raise GanlabError(f"ganlab's configs/ folder was not found next to {here}; reinstall ganlab.")
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The config ``ganlab train <overrides>`` would run with, composed in-process (for scripts and tests)."""
+    from hydra import compose, initialize_config_dir
+
+    register_schema()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
+        return compose(config_name="train", overrides=overrides)
 
 
 def validate(cfg: DictConfig) -> None:

@@ -49,26 +49,11 @@ def read_image_tags(run_dir: Path) -> list[str]:
 
 
 # ------------------------------------------------------------------ small datasets in the real file formats
-def write_idx(path: Path, array, gz: bool = False) -> None:
-    """Write ``array`` (uint8) as an IDX file: magic (0, 0, 0x08, ndim), big-endian dims, then the bytes."""
-    import gzip
-
-    import numpy as np
-
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = header + array.tobytes()
-    if gz:
-        with gzip.open(f"{path}.gz", "wb") as f:
-            f.write(data)
-    else:
-        path.write_bytes(data)
-
-
 def make_mnist(root: Path, n: int = 64, folder: str = "MNIST", gz: bool = False):
     """A small MNIST-format dataset under ``root/<folder>/raw``: digit-like blobs with labels 0..9."""
     import numpy as np
+
+    from ganlab.data.loaders import write_idx
 
     rng = np.random.default_rng(0)
     labels = np.arange(n, dtype=np.uint8) % 10

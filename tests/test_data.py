@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_cifar10, make_image_folder, make_mnist, write_idx
+from conftest import make_cifar10, make_image_folder, make_mnist
 from omegaconf import OmegaConf
 
 from ganlab.config import DataConfig, GanlabError
 from ganlab.data import load_dataset
-from ganlab.data.loaders import read_idx
+from ganlab.data.loaders import read_idx, write_idx
 
 
 def data_cfg(**kw):

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,18 @@ def read_idx(path: Path) -> np.ndarray:
     if body.size != int(np.prod(dims)):
         raise GanlabError(f"{path} is truncated: header says {dims}, found {body.size} values.")
     return body.reshape(dims)
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> None:
+    """Write ``array`` as a uint8 IDX file (to ``path.gz``, compressed, with ``gz``): the inverse of read_idx."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if gz:
+        with gzip.open(f"{path}.gz", "wb") as f:
+            f.write(header + array.tobytes())
+    else:
+        path.write_bytes(header + array.tobytes())
 
 
 def _find(raw: Path, name: str) -> Path | None:
@@ -138,12 +151,26 @@ def load_cifar10(cfg: DictConfig) -> Dataset:
     return ImageTensors("cifar10", torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys)), 10)
 
 
-def load_digits(cfg: DictConfig) -> Dataset:
-    from sklearn.datasets import load_digits as sklearn_digits
+def _digits_table() -> np.ndarray:
+    """scikit-learn's digits.csv.gz (1797 rows: 64 pixels 0..16, then the label), read without importing
+    scikit-learn, which would cost seconds of start-up; its own loader reads the same file the same way."""
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt") as f:
+                return np.loadtxt(f, delimiter=",")
+    from sklearn.datasets import load_digits as sklearn_digits  # a layout we do not know: ask scikit-learn
 
     bunch = sklearn_digits()
-    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255
-    return ImageTensors("digits", torch.from_numpy(images).unsqueeze(1), torch.from_numpy(bunch.target.astype(np.int64)), 10)
+    return np.concatenate([bunch.data, bunch.target[:, None]], axis=1)
+
+
+def load_digits(cfg: DictConfig) -> Dataset:
+    table = _digits_table()
+    images = np.rint(table[:, :-1].reshape(-1, 8, 8) * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255
+    labels = table[:, -1].astype(np.int64)
+    return ImageTensors("digits", torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels), 10)
 
 
 def load_folder(cfg: DictConfig) -> Dataset:

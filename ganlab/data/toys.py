@@ -23,7 +23,7 @@ class GaussianMixture:
     def sample(self, n: int) -> tuple[Tensor, None]:
         k = torch.randint(len(self.centers), (n,), device=self.centers.device)
         noise = torch.randn(n, 2, device=self.centers.device)
-        return self.centers[k] + self.std * noise, None
+        return self.centers.index_select(0, k).add_(noise, alpha=self.std), None
 
     def to(self, device: torch.device) -> GaussianMixture:
         self.centers = self.centers.to(device)
