@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     except GanlabError as err:
         print(f"ganlab {command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `ganlab train --help | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"ganlab {command}: interrupted.", file=sys.stderr)
         return 130

@@ -7,11 +7,11 @@ Checks that a type cannot express (a positive batch size, a known objective name
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
 
@@ -100,13 +100,26 @@ class TrainerConfig:
     ckpt_every: int = 1000
     num_samples: int = 64  # fixed-noise grid size
     progress: bool = True
+    compile: bool = False  # torch.compile G and D (the first step pays the compilation, logged as Speed/compile_s)
+
+
+@dataclass
+class EvalConfig:
+    every: int = 0  # evaluate every this many generator steps (0: off): Metrics/<name>, checkpoints/best.pt
+    at_end: bool = True  # evaluate when training ends: metrics.json, and the HParams tab of a sweep
+    n: int | None = None  # samples per evaluation; None: 2,500 for 2-D toys, 10,000 images, 26,000 stacked_mnist
+    inception_weights: str | None = None  # torch-fidelity's Inception-v3 weights file, for FID/KID/IS/PR
+    cache_dir: str | None = None  # where digit classifiers are cached; None: <data.root>/ganlab (digits: ~/.cache)
+    warn_diversity: float = 0.1  # warn when the fixed-noise batch's spread falls below this share of real data's
+    warn_d_fake: float = 0.02  # probabilistic objectives: warn when D/fake stays below this (D wins outright)
+    warn_window: int = 5  # ... for this many consecutive logs
 
 
 @dataclass
 class DeviceConfig:
     type: str = "auto"  # auto | cpu | cuda | mps
     precision: Precision = Precision.auto
-    channels_last: bool | None = None  # None: on for conv models on CUDA
+    channels_last: bool | None = None  # conv models only; None: on for CUDA and CPU
 
 
 @dataclass
@@ -117,12 +130,15 @@ class TrainConfig:
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     data: DataConfig = field(default_factory=DataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     seed: int = 0
     resume: str | None = None  # a run dir to continue from its last checkpoint
 
 
 def register_schema() -> None:
+    from hydra.core.config_store import ConfigStore  # only `ganlab train` needs Hydra
+
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
 
 
@@ -133,6 +149,15 @@ def config_dir() -> Path:
         if (candidate / "train.yaml").is_file():
             return candidate
     raise GanlabError(f"ganlab's configs/ folder was not found next to {here}; reinstall ganlab.")
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The config ``ganlab train <overrides>`` would run with, composed in-process (for scripts and tests)."""
+    from hydra import compose, initialize_config_dir
+
+    register_schema()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
+        return compose(config_name="train", overrides=overrides)
 
 
 def validate(cfg: DictConfig) -> None:
@@ -165,8 +190,34 @@ def validate(cfg: DictConfig) -> None:
     )
     need(cfg.penalty.weight >= 0, f"penalty.weight must be non-negative, got {cfg.penalty.weight}.")
     need(cfg.penalty.clip > 0, f"penalty.clip must be positive, got {cfg.penalty.clip}.")
+    e = cfg.eval
+    need(e.every >= 0, f"eval.every must be 0 (off) or a positive number of steps, got {e.every}.")
+    need(e.n is None or e.n >= 2, f"eval.n must be at least 2 samples, got {e.n}.")
+    need(e.warn_window > 0, f"eval.warn_window must be a positive number of logs, got {e.warn_window}.")
     need(cfg.model.z_dim > 0, f"model.z_dim must be positive, got {cfg.model.z_dim}.")
     need(
         cfg.device.type in ("auto", "cpu", "cuda", "mps"),
         f"device.type must be one of auto, cpu, cuda, mps; got '{cfg.device.type}'.",
     )
+
+
+def parse_args(args: list[str], schema: type, command: str) -> DictConfig:
+    """Parse ``key=value`` words into ``schema`` (a dataclass); unknown keys, bad types and missing
+    required keys become a GanlabError naming the valid keys."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    valid = ", ".join(f.name for f in dataclasses.fields(schema))
+    bad = [a for a in args if "=" not in a or a.startswith("=")]
+    if bad:
+        raise GanlabError(f"expected key=value words, got {' '.join(bad)}. `ganlab {command}` takes: {valid}.")
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.from_dotlist(args))
+    except OmegaConfBaseException as err:
+        msg = str(err).splitlines()[0]
+        raise GanlabError(f"{msg}. `ganlab {command}` takes: {valid}.") from err
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise GanlabError(f"`ganlab {command}` needs {', '.join(f'{k}=<value>' for k in missing)} (it takes: {valid}).")
+    assert isinstance(cfg, DictConfig)
+    return cfg

@@ -84,10 +84,57 @@ def _task(cfg: DictConfig) -> None:
         sys.exit(2)
 
 
+def app_help(args: list[str]) -> str | None:
+    """The text of Hydra's app help (``ganlab train --help``): the config groups and the composed config, in the
+    template of ``hydra.help``. Hydra's own listing looks up every option of its internal groups too and takes
+    a second; the groups here are the YAML files of the config folders. None where this cannot stand in for
+    Hydra (a flag it does not know, a template asking for more): Hydra then answers itself."""
+    from string import Template
+
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf, open_dict
+    from omegaconf.errors import OmegaConfBaseException
+
+    dirs, overrides, words = [config_dir()], [], iter(args)
+    for arg in words:
+        if arg in ("--config-dir", "-cd"):
+            dirs.append(Path(next(words, ".")).expanduser().resolve())
+        elif arg in _FLAGS_WITH_VALUE:
+            return None
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+    if len(dirs) > 1:
+        overrides.append(f"hydra.searchpath=[{','.join(f'file://{d}' for d in dirs[1:])}]")
+    try:
+        with initialize_config_dir(config_dir=str(dirs[0]), version_base=None):
+            cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    except (HydraException, OmegaConfBaseException) as err:  # e.g. model=<no such preset>
+        raise GanlabError(str(err).split("\nConfig search path:")[0]) from err
+    template = str(cfg.hydra.help.template)
+    if "$FLAGS_HELP" in template or "$HYDRA_CONFIG_GROUPS" in template:
+        return None
+    groups: dict[str, set[str]] = {}
+    for folder in dirs:
+        for path in folder.rglob("*.yaml"):
+            group = path.parent.relative_to(folder).as_posix()
+            if group != "." and not group.startswith("hydra"):
+                groups.setdefault(group, set()).add(path.stem)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    listing = "".join(f"{group}: {', '.join(sorted(options))}\n" for group, options in sorted(groups.items()))
+    return Template(template).substitute(APP_CONFIG_GROUPS=listing, CONFIG=OmegaConf.to_yaml(cfg))
+
+
 def run_hydra(args: list[str]) -> int:
     """Run the Hydra app with ``args`` as its command line (everything after ``ganlab train``)."""
     check_override_keys(args)
     register_schema()
+    if "--help" in args or "-h" in args:
+        text = app_help([a for a in args if a not in ("--help", "-h")])
+        if text is not None:
+            print(text)
+            return 0
     args = [*args, *_resume_args(args)]
     # the configs live in the package (or the repository); --config-dir still adds a user's own folder
     args = ["--config-path", str(config_dir()), *args] if "--config-path" not in args else args

@@ -1,13 +1,15 @@
 """One training iteration, as in the papers' Algorithm 1: n_critic discriminator steps, then one generator step.
 
 The last critic step's fake batch is generated with its graph kept and reused for the generator step, so G
-runs forward once per iteration (the D step sees it detached). Nothing here reads a value back to the host:
-the statistics come back as one device tensor that the trainer reads only when it logs.
+runs forward once per iteration (the D step sees it detached; the earlier critic steps generate without a
+graph). Nothing here reads a value back to the host: the statistics come back as one device tensor that the
+trainer reads only when it logs.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -18,18 +20,34 @@ from ganlab.objectives.penalties import Penalty
 
 
 def grad_norm(module: nn.Module) -> Tensor:
-    """The L2 norm of all of ``module``'s gradients together."""
-    norms = [p.grad.detach().float().norm() for p in module.parameters() if p.grad is not None]
-    return torch.stack(norms).norm() if norms else torch.zeros(())
+    """The L2 norm of all of ``module``'s gradients together (one fused norm per device and dtype)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads).float() if grads else torch.zeros(())
+
+
+def compile_networks(G: nn.Module, D: nn.Module, backend: str = "inductor") -> tuple[Callable, Callable]:
+    """``torch.compile``d forward functions of G and D; the modules (and their parameters) stay shared.
+
+    Gradient penalties differentiate D twice, which compiled graphs do not support, so penalties keep the
+    eager D (see :class:`GANStep`).
+    """
+    return torch.compile(G, backend=backend), torch.compile(D, backend=backend)
 
 
 class GANStep:
-    """Updates G and D for one generator step. ``stat_names`` names the entries of the returned vector."""
+    """Updates G and D for one generator step. ``stat_names`` names the entries of the returned vector.
+
+    ``compiled``: optional ``(G, D)`` forward functions (from :func:`compile_networks`) used in place of the
+    modules' own forwards for the adversarial terms.
+    """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  objective: Objective, penalty: Penalty, n_critic: int, batch_size: int,
-                 autocast_dtype: torch.dtype | None = None, channels_last: bool = False):
+                 autocast_dtype: torch.dtype | None = None, channels_last: bool = False,
+                 compiled: tuple[Callable, Callable] | None = None):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
+        self.g_forward, self.d_forward = compiled or (G, D)
+        self.d_params = list(D.parameters())
         self.objective, self.penalty = objective, penalty
         self.n_critic, self.batch_size = n_critic, batch_size
         self.autocast_dtype, self.channels_last = autocast_dtype, channels_last
@@ -51,9 +69,13 @@ class GANStep:
             real = real.contiguous(memory_format=torch.channels_last)
         return real, y
 
+    def _freeze_d(self, frozen: bool) -> None:
+        for p in self.d_params:
+            p.requires_grad_(not frozen)
+
     def __call__(self, data: Dataset, measure_grads: bool = False) -> tuple[Tensor, Tensor | None]:
         """One generator step. Returns the statistics vector and, if asked, the (D, G) gradient norms."""
-        G, D, objective, penalty = self.G, self.D, self.objective, self.penalty
+        G, D, objective, penalty = self.g_forward, self.d_forward, self.objective, self.penalty
         grads: list[Tensor] = []
 
         # --- D phase: n_critic steps on fresh real and fake batches ---------------------------------------
@@ -65,28 +87,30 @@ class GANStep:
             with self.autocast():
                 d_real, d_fake = D(real, y).float(), D(fake.detach(), y).float()
                 loss_d = objective.d_loss(d_real, d_fake)
-                pen = penalty(D, real, fake, y)
+                pen = penalty(self.D, real, fake, y)  # the eager D: penalties differentiate it twice
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d if pen is None else loss_d + pen).backward()
             if measure_grads and keep_graph:
-                grads.append(grad_norm(D))
+                grads.append(grad_norm(self.D))
             self.opt_d.step()
-            penalty.after_d_step(D)
+            penalty.after_d_step(self.D)
 
         # --- G phase: one step through the updated D on the same fakes -----------------------------------
-        D.requires_grad_(False)
+        self._freeze_d(True)
         with self.autocast():
             loss_g = objective.g_loss(D(fake, y).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         if measure_grads:
-            grads.append(grad_norm(G))
+            grads.append(grad_norm(self.G))
         self.opt_g.step()
-        D.requires_grad_(True)
+        self._freeze_d(False)
 
-        stats = [loss_d, loss_g, objective.d_output(d_real).mean(), objective.d_output(d_fake).mean()]
-        if objective.estimate_tag:
-            stats.append(objective.estimate(d_real, d_fake))
-        if penalty.tag:
-            stats.append(pen)
-        return torch.stack(stats).detach(), (torch.stack(grads) if grads else None)
+        with torch.no_grad():  # the statistics need no graph
+            d_real, d_fake = d_real.detach(), d_fake.detach()
+            stats = [loss_d, loss_g, objective.d_output(d_real).mean(), objective.d_output(d_fake).mean()]
+            if objective.estimate_tag:
+                stats.append(objective.estimate(d_real, d_fake))
+            if penalty.tag:
+                stats.append(pen)
+            return torch.stack(stats), (torch.stack(grads) if grads else None)
