@@ -101,6 +101,18 @@ class TrainerConfig:
 
 
 @dataclass
+class EvalConfig:
+    every: int = 0  # evaluate every this many generator steps (0: off): Metrics/<name>, checkpoints/best.pt
+    at_end: bool = True  # evaluate when training ends: metrics.json, and the HParams tab of a sweep
+    n: int | None = None  # samples per evaluation; None: 2,500 for 2-D toys, 10,000 images, 26,000 stacked_mnist
+    inception_weights: str | None = None  # torch-fidelity's Inception-v3 weights file, for FID/KID/IS/PR
+    cache_dir: str | None = None  # where digit classifiers are cached; None: <data.root>/ganlab (digits: ~/.cache)
+    warn_diversity: float = 0.1  # warn when the fixed-noise batch's spread falls below this share of real data's
+    warn_d_fake: float = 0.02  # probabilistic objectives: warn when D/fake stays below this (D wins outright)
+    warn_window: int = 5  # ... for this many consecutive logs
+
+
+@dataclass
 class DeviceConfig:
     type: str = "auto"  # auto | cpu | cuda | mps
     precision: Precision = Precision.auto
@@ -115,6 +127,7 @@ class TrainConfig:
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     data: DataConfig = field(default_factory=DataConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     seed: int = 0
     resume: str | None = None  # a run dir to continue from its last checkpoint
@@ -166,6 +179,10 @@ def validate(cfg: DictConfig) -> None:
         cfg.penalty.name in PENALTIES,
         f"Unknown penalty '{cfg.penalty.name}'. Choose penalty=<name> with one of: {', '.join(PENALTIES)}.",
     )
+    e = cfg.eval
+    need(e.every >= 0, f"eval.every must be 0 (off) or a positive number of steps, got {e.every}.")
+    need(e.n is None or e.n >= 2, f"eval.n must be at least 2 samples, got {e.n}.")
+    need(e.warn_window > 0, f"eval.warn_window must be a positive number of logs, got {e.warn_window}.")
     need(cfg.model.z_dim > 0, f"model.z_dim must be positive, got {cfg.model.z_dim}.")
     need(
         cfg.device.type in ("auto", "cpu", "cuda", "mps"),

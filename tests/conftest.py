@@ -12,7 +12,8 @@ import pytest
 GANLAB = str(Path(sys.executable).with_name("ganlab"))
 # tiny settings that keep one training run to a few seconds on a 2-core CPU
 FAST = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
-        "trainer.ckpt_every=10", "trainer.progress=false", "model.hidden=32", "model.channels=8", "model.z_dim=16"]
+        "trainer.ckpt_every=10", "trainer.progress=false", "model.hidden=32", "model.channels=8", "model.z_dim=16",
+        "eval.n=200"]
 
 
 def run_ganlab(*args: str, cwd: Path | str | None = None, check: bool = True, timeout: float = 300,

@@ -55,3 +55,29 @@ class ImageTensors:
         self.images = self.images.to(device)
         self.labels = self.labels.to(device) if self.labels is not None else None
         return self
+
+
+class StackedDigits:
+    """Three random digits stacked as the R, G and B channels of one image (Metz et al. 2017, Stacked MNIST):
+    1,000 classes, label ``100 a + 10 b + c``. Each batch draws fresh triples from the single-digit images."""
+
+    kind = "image"
+    num_classes = 1000
+
+    def __init__(self, name: str, digits: ImageTensors):
+        if digits.labels is None or digits.shape[0] != 1:
+            raise ValueError("stacked digits need labelled single-channel images")
+        self.name, self.digits = name, digits
+        self.shape = (3, *digits.shape[1:])
+        self.place = torch.tensor([100, 10, 1])
+
+    def sample(self, n: int) -> tuple[Tensor, Tensor]:
+        device = self.digits.images.device
+        idx = torch.randint(len(self.digits), (n, 3), device=device)
+        x = self.digits.images[idx, 0]  # (n, 3, H, W)
+        y = (self.digits.labels[idx] * self.place.to(device)).sum(dim=1)  # type: ignore[index]
+        return ImageTensors.normalise(x), y
+
+    def to(self, device: torch.device) -> StackedDigits:
+        self.digits.to(device)
+        return self

@@ -3,6 +3,7 @@
 - ``digits``: scikit-learn's bundled 8x8 digits (offline, no files).
 - ``mnist`` / ``fashion_mnist``: the IDX files under ``<root>/MNIST/raw`` or ``<root>/FashionMNIST/raw``
   (uncompressed or ``.gz``).
+- ``stacked_mnist``: three random MNIST digits as the R, G and B channels (1,000 classes), from MNIST's files.
 - ``cifar10``: the Python pickles under ``<root>/cifar-10-batches-py``.
 - ``folder``: any directory of images; class sub-folders become labels.
 - ``ring8`` / ``grid25``: generated 2-D mixtures.
@@ -22,11 +23,12 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 
 from ganlab.config import GanlabError
-from ganlab.data.base import Dataset, ImageTensors
+from ganlab.data.base import Dataset, ImageTensors, StackedDigits
 from ganlab.data.toys import grid25, ring8
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+MNIST_TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 
 
@@ -83,16 +85,42 @@ def _mnist_like(name: str, folder_name: str, tv_class: str) -> Callable[[DictCon
             import torchvision
 
             _download(lambda: getattr(torchvision.datasets, tv_class)(root, download=True))
-        paths = [_find(raw, f) for f in MNIST_FILES]
-        if any(p is None for p in paths):
+        if any(_find(raw, f) is None for f in MNIST_FILES):
             raise _missing_files_error(name, raw, MNIST_FILES, root)
-        images, labels = (read_idx(p) for p in paths)  # type: ignore[arg-type]
-        if images.ndim != 3 or labels.shape[0] != images.shape[0]:
-            raise GanlabError(f"{raw}: images {images.shape} and labels {labels.shape} do not match.")
-        x = torch.from_numpy(images.copy()).unsqueeze(1)
-        return ImageTensors(name, x, torch.from_numpy(labels.astype(np.int64)), num_classes=10)
+        return _read_mnist(name, raw, MNIST_FILES)
 
     return load
+
+
+def _read_mnist(name: str, raw: Path, files: tuple[str, str]) -> ImageTensors:
+    images, labels = (read_idx(_find(raw, f)) for f in files)  # type: ignore[arg-type]
+    if images.ndim != 3 or labels.shape[0] != images.shape[0]:
+        raise GanlabError(f"{raw}: images {images.shape} and labels {labels.shape} do not match.")
+    x = torch.from_numpy(images.copy()).unsqueeze(1)
+    return ImageTensors(name, x, torch.from_numpy(labels.astype(np.int64)), num_classes=10)
+
+
+def load_test_split(cfg: DictConfig) -> ImageTensors | None:
+    """The held-out test images of ``mnist`` / ``fashion_mnist`` (``t10k-*`` files), at ``cfg.image_size``;
+    None for other data or when the files are absent."""
+    folder = {"mnist": "MNIST", "stacked_mnist": "MNIST", "fashion_mnist": "FashionMNIST"}.get(cfg.name)
+    raw = Path(cfg.root).expanduser() / str(folder) / "raw"
+    if folder is None or any(_find(raw, f) is None for f in MNIST_TEST_FILES):
+        return None
+    data = _read_mnist(f"{cfg.name}_test", raw, MNIST_TEST_FILES)
+    if cfg.image_size and data.shape[-1] != cfg.image_size:
+        data.images = _resize(data.images, int(cfg.image_size))
+        data.shape = tuple(data.images.shape[1:])
+    return data
+
+
+def load_stacked_mnist(cfg: DictConfig) -> Dataset:
+    digits = DATASETS["mnist"](cfg)
+    assert isinstance(digits, ImageTensors)
+    if cfg.image_size and digits.shape[-1] != cfg.image_size:
+        digits.images = _resize(digits.images, int(cfg.image_size))
+        digits.shape = tuple(digits.images.shape[1:])
+    return StackedDigits("stacked_mnist", digits)
 
 
 def _download(fetch: Callable[[], object]) -> None:
@@ -187,6 +215,7 @@ DATASETS: dict[str, Callable[[DictConfig], Dataset]] = {
     "grid25": lambda cfg: grid25(cfg.std or 0.05),
     "mnist": _mnist_like("mnist", "MNIST", "MNIST"),
     "fashion_mnist": _mnist_like("fashion_mnist", "FashionMNIST", "FashionMNIST"),
+    "stacked_mnist": load_stacked_mnist,
     "cifar10": load_cifar10,
     "folder": load_folder,
 }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
@@ -15,6 +17,7 @@ LAYOUT = {
         "Loss D vs G": ["Multiline", ["Loss/D", "Loss/G"]],
         "D on real vs fake": ["Multiline", ["D/real", "D/fake"]],
         "Gradient norms": ["Multiline", ["GradNorm/D", "GradNorm/G"]],
+        "D gap and sample diversity": ["Multiline", ["D/gap", "Diversity/pairwise"]],
     }
 }
 
@@ -33,6 +36,18 @@ class RunLogger:
 
     def image(self, tag: str, picture: np.ndarray, step: int) -> None:
         self.writer.add_image(tag, as_chw(picture), step)
+
+    def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
+        """The run's hyperparameters and final metrics for the HParams tab, which compares the runs of a sweep.
+
+        Only the session's start and end are written (no experiment summary), so TensorBoard builds the table
+        from every run under its logdir; the metric columns read the runs' own ``Metrics/...`` scalars.
+        """
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+        _, start, end = hparams_summary(hparams, {k: v for k, v in metrics.items() if math.isfinite(v)})
+        for summary in (start, end):
+            self.writer.file_writer.add_summary(summary)
 
     def flush(self) -> None:
         self.writer.flush()

@@ -20,6 +20,7 @@ from ganlab.objectives import build_objective
 from ganlab.objectives.penalties import build_penalty
 from ganlab.training.checkpoint import load_checkpoint, save_checkpoint
 from ganlab.training.device import autocast_dtype, resolve_device, use_channels_last
+from ganlab.training.monitor import Monitor
 from ganlab.training.samples import SampleRenderer
 from ganlab.training.step import GANStep, compile_networks
 
@@ -87,7 +88,8 @@ def spec_namespace(spec: dict[str, Any]) -> SimpleNamespace:
 class Trainer:
     """Holds everything one run needs; :meth:`fit` is the training loop."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, resume_state: dict[str, Any] | None = None):
+    def __init__(self, cfg: DictConfig, run_dir: Path, resume_state: dict[str, Any] | None = None,
+                 overrides: list[str] | tuple[str, ...] = ()):
         validate(cfg)
         self.cfg, self.run_dir = cfg, run_dir
         torch.manual_seed(cfg.seed)
@@ -109,6 +111,12 @@ class Trainer:
                                autocast_dtype(cfg.device, self.device), channels_last,
                                compile_networks(self.G, self.D) if cfg.trainer.compile else None)
         self.samples = SampleRenderer(self.G, self.data, cfg.trainer.num_samples, cfg.seed, self.device)
+        self.monitor = Monitor(cfg.eval, self.objective.probabilistic, self.G, self.data, self.samples.z,
+                               self.samples.y, cfg.seed, self.device, cfg.trainer.steps)
+        self.evaluator: Any = None  # built at the first evaluation (it may train a classifier)
+        self.best: dict[str, Any] | None = None  # {"metric", "value", "step"} of checkpoints/best.pt
+        self.final_metrics: dict[str, float] = {}
+        self.overrides = list(overrides)
         self.step = 0
         if resume_state is not None:
             self.load_state(resume_state)
@@ -126,6 +134,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "schedulers": [s.state_dict() for s in self.schedulers],
             "rng": _rng_state(self.device),
+            "best": self.best,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -138,8 +147,15 @@ class Trainer:
                 sched.load_state_dict(s)
         except (KeyError, RuntimeError, ValueError) as err:
             raise GanlabError(f"the checkpoint does not fit this run's networks ({err}).") from err
+        # the optimiser state carries the checkpoint's rates: take the config's, so a resume can change optim.lr
+        o = self.cfg.optim
+        for sched, base in zip(self.schedulers, (o.lr, o.lr if o.lr_d is None else o.lr_d), strict=True):
+            sched.base_lrs = [base] * len(sched.base_lrs)
+            for group, rule in zip(sched.optimizer.param_groups, sched.lr_lambdas, strict=True):
+                group["initial_lr"], group["lr"] = base, base * rule(sched.last_epoch)
         _set_rng_state(state["rng"], self.device)
         self.step = int(state["step"])
+        self.best = state.get("best")
 
     def save(self, periodic: bool) -> None:
         state = self.state_dict()
@@ -177,7 +193,10 @@ class Trainer:
                     values["GradNorm/D"], values["GradNorm/G"] = grads.tolist()
                     values["LR/D"], values["LR/G"] = self.opt_d.param_groups[0]["lr"], self.opt_g.param_groups[0]["lr"]
                     values["Speed/img_per_s"] = batch_images * (self.step - tick_step) / max(now - tick, 1e-9)
+                    values.update(self.monitor.measure(values))
                     logger.scalars(values, self.step)
+                    for warning in self.monitor.warnings(values, self.step):
+                        _say(warning, progress)
                     acc.zero_()
                     count, tick, tick_step = 0, now, self.step
                     if progress is not None:
@@ -187,18 +206,44 @@ class Trainer:
                     picture = self.samples.render(step=self.step)
                     logger.image("Samples", picture, self.step)
                     self.samples.save(picture, self.run_dir / "samples" / f"step_{self.step:07d}.png")
+                e = self.cfg.eval
+                if (e.every and self.step % e.every == 0) or (e.at_end and self.step == t.steps):
+                    self.evaluate(logger, progress)
                 if self.step % t.ckpt_every == 0 or self.step == t.steps:
                     if count:  # never checkpoint weights that have gone non-finite since the last log
                         self._check_finite(dict(zip(names, (acc / count).tolist(), strict=True)))
                     self.save(periodic=self.step % t.ckpt_every == 0)
                 if progress is not None:
                     progress.update(1)
+            logger.hparams(hparams(self.cfg, self.overrides), {f"Metrics/{k}": v for k, v in self.final_metrics.items()})
         finally:
             if progress is not None:
                 progress.close()
             logger.close()
         print(f"ganlab: done, {self.step} generator steps. Samples: {self.run_dir / 'samples'}; "
               f"checkpoint: {self.ckpt_dir / 'last.pt'}")
+
+    def evaluate(self, logger: RunLogger, progress: Any = None) -> dict[str, float]:
+        """Compute the metrics, log them as Metrics/<name>, keep checkpoints/best.pt by the headline metric;
+        at the last step also write metrics.json. Never touches the training run's random stream."""
+        from ganlab.metrics.evaluator import Evaluator, metrics_table, write_metrics_json
+
+        if self.evaluator is None:
+            e = self.cfg.eval
+            self.evaluator = Evaluator(self.data, self.cfg.data, self.device, n=e.n, inception_weights=e.inception_weights,
+                                       cache_dir=e.cache_dir, seed=self.cfg.seed, log=lambda m: _say(m, progress))
+        metrics = self.evaluator(self.G)
+        logger.scalars({f"Metrics/{k}": v for k, v in metrics.items()}, self.step)
+        headline = self.evaluator.headline
+        if headline and headline.better(metrics[headline.name], self.best["value"] if self.best else None):
+            self.best = {"metric": headline.name, "value": metrics[headline.name], "step": self.step}
+            save_checkpoint(self.state_dict(), self.ckpt_dir / "best.pt")
+            write_metrics_json(self.ckpt_dir / "best.json", self.step, metrics)
+        if self.step == self.cfg.trainer.steps:
+            self.final_metrics = metrics
+            write_metrics_json(self.run_dir / "metrics.json", self.step, metrics)
+            _say(metrics_table(metrics, self.step), progress)
+        return metrics
 
     def _report_compile(self, logger: RunLogger, seconds: float) -> None:
         print(f"ganlab: torch.compile of G and D took {seconds:.1f} s (the first step: traced, compiled and run)")
@@ -215,6 +260,33 @@ class Trainer:
             f"{kept} Try a lower learning rate (optim.lr), a gradient penalty (penalty=gp or r1), "
             "or device.precision=fp32; TensorBoard shows how the losses got there."
         )
+
+
+def _say(message: str, progress: Any) -> None:
+    """Print a line to the console without breaking the progress bar."""
+    if progress is not None:
+        progress.write(message)
+    else:
+        print(message, flush=True)
+
+
+def hparams(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
+    """The run's main hyperparameters and every key set on the command line (a sweep's swept values), for
+    TensorBoard's HParams tab. A config group chosen on the command line (model=wgan) shows as its name."""
+    keys = ["model.name", "objective.name", "penalty.name", "data.name", "optim.lr", "trainer.n_critic",
+            "trainer.batch_size", "seed"]
+    for o in overrides:
+        key = o.split("=", 1)[0].lstrip("+~")
+        key = f"{key}.name" if key in GROUPS else key
+        if key not in keys and not key.startswith(("hydra.", "resume")):
+            keys.append(key)
+    out: dict[str, Any] = {}
+    for key in keys:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is None or isinstance(value, (DictConfig, list)) or OmegaConf.is_config(value):
+            continue
+        out[key] = value if isinstance(value, (bool, int, float, str)) else str(getattr(value, "value", value))
+    return out
 
 
 def _progress(t: DictConfig, start: int) -> Any:
@@ -237,7 +309,7 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
                 f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
             )
     run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, run_dir, resume_state=state)
+    trainer = Trainer(cfg, run_dir, resume_state=state, overrides=overrides)
     verb = f"resuming at step {trainer.step}" if state else "training"
     print(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
           f"penalty={cfg.penalty.name} on {trainer.device}, {cfg.trainer.steps} steps -> {run_dir}")

@@ -1,0 +1,175 @@
+"""``ganlab report <multirun dir>``: compare the runs of a sweep.
+
+Reads each run's command-line overrides (``.hydra/overrides.yaml``), final metrics (``metrics.json``) and best
+evaluation (``checkpoints/best.json``); prints a table sorted by the headline metric and writes it as
+``report.md`` and ``report.csv``, with ``report.png``: the headline metric against each swept value.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import MISSING
+
+from ganlab.config import GanlabError, parse_args
+
+
+@dataclass
+class ReportArgs:
+    dir: str = MISSING  # a multirun dir written by `ganlab train -m` (or any folder of run dirs)
+    out: str | None = None  # where report.md / .csv / .png go; None: the multirun dir
+
+
+@dataclass
+class RunRow:
+    name: str
+    overrides: dict[str, str]
+    final: dict[str, float | None] = field(default_factory=dict)
+    best: dict[str, float | None] = field(default_factory=dict)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def read_runs(sweep: Path) -> list[RunRow]:
+    """Every run dir directly under ``sweep`` (one with ``.hydra/overrides.yaml`` or ``checkpoints/``)."""
+    from omegaconf import OmegaConf
+
+    rows = []
+    for run in sorted(p for p in sweep.iterdir() if p.is_dir()):
+        overrides_file = run / ".hydra" / "overrides.yaml"
+        if not overrides_file.is_file() and not (run / "checkpoints").is_dir():
+            continue
+        words = OmegaConf.to_container(OmegaConf.load(overrides_file)) if overrides_file.is_file() else []
+        overrides = dict(str(w).split("=", 1) for w in words if "=" in str(w))  # type: ignore[union-attr]
+        rows.append(RunRow(run.name, overrides, _read_json(run / "metrics.json"), _read_json(run / "checkpoints" / "best.json")))
+    return rows
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and value is not None else math.nan
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else "-"
+    return str(value)
+
+
+def swept_keys(rows: list[RunRow]) -> tuple[list[str], dict[str, str]]:
+    """The override keys whose value differs between runs, and the overrides all runs share."""
+    keys = sorted({k for r in rows for k in r.overrides if not k.startswith("hydra.")})
+    swept = [k for k in keys if len({r.overrides.get(k) for r in rows}) > 1]
+    return swept, {k: rows[0].overrides[k] for k in keys if k not in swept}
+
+
+def build_table(rows: list[RunRow], keys: list[str]) -> tuple[list[str], list[list[Any]], Any]:
+    """Header, rows sorted by the final headline metric (best first, missing last), and the headline."""
+    from ganlab.metrics.evaluator import headline_for
+
+    metrics = [m for m in dict.fromkeys(m for r in rows for m in r.final) if m != "step"]
+    headline = headline_for(metrics)
+    if headline is not None:
+        sign = 1 if headline.lower_is_better else -1
+
+        def order(r: RunRow) -> tuple[int, float]:
+            v = _number(r.final.get(headline.name))
+            return (0, sign * v) if math.isfinite(v) else (1, 0.0)
+
+        rows = sorted(rows, key=order)
+    best_cols = [f"best {headline.name}", "best step"] if headline else []
+    header = ["run", *keys, "step", *metrics, *best_cols]
+    table = []
+    for r in rows:
+        best = [r.best.get(headline.name), r.best.get("step")] if headline else []
+        table.append([r.name, *(r.overrides.get(k, "") for k in keys), r.final.get("step"),
+                      *(r.final.get(m) for m in metrics), *best])
+    return header, table, headline
+
+
+def render_text(header: list[str], table: list[list[Any]]) -> str:
+    cells = [header, *([_fmt(v) for v in row] for row in table)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(header))).rstrip() for c in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_markdown(header: list[str], table: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def plot(rows: list[RunRow], headline: Any, swept: list[str], path: Path) -> None:
+    """The final headline metric against each swept key's values: one panel per key."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = swept or ["run"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.5), squeeze=False)
+    for ax, key in zip(axes[0], panels, strict=True):
+        xs = [r.name if key == "run" else r.overrides.get(key, "") for r in rows]
+        ys = [_number(r.final.get(headline.name)) for r in rows]
+        try:
+            xv = [float(x) for x in xs]
+            ax.scatter(xv, ys)
+            if min(xv) > 0 and max(xv) / min(xv) >= 10:
+                ax.set_xscale("log")
+            ticks = sorted(set(xv))
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks], rotation=30, ha="right", fontsize=8)
+            ax.minorticks_off()
+        except ValueError:  # categorical values: one position each, in order of appearance
+            labels = list(dict.fromkeys(xs))
+            ax.scatter([labels.index(x) for x in xs], ys)
+            ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_xlabel(key)
+        ax.set_ylabel(f"{headline.name} ({'lower' if headline.lower_is_better else 'higher'} is better)")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(args: list[str]) -> int:
+    if args and "=" not in args[0]:
+        args = [f"dir={args[0]}", *args[1:]]
+    a = parse_args(args, ReportArgs, "report")
+    sweep = Path(a.dir)
+    if not sweep.is_dir():
+        raise GanlabError(f"'{sweep}' is not a directory. Pass the multirun dir that `ganlab train -m` printed.")
+    rows = read_runs(sweep)
+    if not rows:
+        raise GanlabError(f"no run dirs under '{sweep}' (folders holding .hydra/overrides.yaml or checkpoints/). "
+                          "Pass the multirun dir of a sweep, e.g. outputs/multirun/<date>.")
+    swept, common = swept_keys(rows)
+    header, table, headline = build_table(rows, swept)
+    out = Path(a.out) if a.out else sweep
+    out.mkdir(parents=True, exist_ok=True)
+    shared = " ".join(f"{k}={v}" for k, v in common.items())
+    print(render_text(header, table))
+    title = f"# Sweep report: {sweep}\n\nEvery run: `{shared or '(no overrides)'}`.\n\n"
+    note = (f"Sorted by final `{headline.name}` ({'lower' if headline.lower_is_better else 'higher'} is better)."
+            if headline else "No run has metrics: train with eval.at_end=true or run `ganlab eval run=<dir>`.")
+    (out / "report.md").write_text(title + note + "\n\n" + render_markdown(header, table) + "\n")
+    with open(out / "report.csv", "w", newline="") as f:
+        csv.writer(f).writerows([header, *([("" if v is None else v) for v in row] for row in table)])
+    written = ["report.md", "report.csv"]
+    if headline is not None:
+        plot([r for r in rows], headline, swept, out / "report.png")
+        written.append("report.png")
+    print(f"\nEvery run: {shared or '(no overrides)'}\n{note}\nganlab: wrote {', '.join(str(out / w) for w in written)}")
+    return 0
