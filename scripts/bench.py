@@ -339,6 +339,20 @@ class Loop:
             torch.backends.cudnn.benchmark = before
 
 
+def print_profile(title: str, step: Callable[[], None], n: int, device: torch.device, rows: int = 12) -> None:
+    """Where ``n`` steps spend their time, by operator (torch.profiler), with each one's share of the total."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(n):
+            step()
+        sync(device)
+    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(f"--- profile: {title}, {n} steps")
+    print(prof.key_averages().table(sort_by=sort, row_limit=rows, max_name_column_width=48))
+
+
 def peak_tflops(device: torch.device, dtype: torch.dtype | None, override: float | None) -> float | None:
     if override:
         return override
@@ -379,6 +393,10 @@ def run_case(case: Case, args: argparse.Namespace, root: Path) -> dict:
             with loop.active(), PeakMemory(device) as mem:
                 loop.ms.append(1e3 * timed(loop.step, steps, device, loop.finish))
             loop.peak_mb = max(loop.peak_mb, mem.mb)
+    if args.profile:
+        for loop in loops:
+            with loop.active():
+                print_profile(f"{case.name} batch {case.batch}, {loop.name}", loop.step, args.profile, device)
 
     ref_loop, our_loop = loops
     images = case.batch * cfg.trainer.n_critic  # per generator step
@@ -436,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="ganlab with trainer.compile=true")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for MFU")
     parser.add_argument("--override", action="append", default=[], help="an extra ganlab config override")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="after the rounds, print each loop's top operators over N steps (torch.profiler)")
     parser.add_argument("--json", type=Path, default=None, help="write the rows to this JSON file")
     args = parser.parse_args(argv)
     threads = args.threads or (1 if args.device == "cpu" else None)
