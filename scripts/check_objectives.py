@@ -133,7 +133,7 @@ def main() -> int:
     parser.add_argument("--objectives", default=",".join(OBJECTIVES), help="comma-separated subset")
     parser.add_argument("--steps", type=int, default=1500, help="critic steps per objective and pair")
     parser.add_argument("--batch-size", type=int, default=1024, help="fresh samples of P and of Q per step")
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for this size)")
     args = parser.parse_args()

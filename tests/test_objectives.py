@@ -103,7 +103,7 @@ def test_a_trained_critic_approaches_the_true_value(name):
     p, q = B
     objective = build_objective(name)
     penalty = GradientPenalty(100.0) if name == "wasserstein" else Penalty()
-    D = fit_critic(objective, penalty, p, q, steps=200, batch_size=512, lr=5e-3)
+    D = fit_critic(objective, penalty, p, q, steps=200, batch_size=512)
     estimate = float(objective.estimate_from_d_loss(torch.tensor(expected_d_loss(objective, partial(critic_outputs, D), p, q))))
     truth = true_value(name, p, q)
     if math.isinf(truth):

@@ -13,7 +13,8 @@ Every term is written directly in v (e.g. f*(g_f(v)) = softplus(v) for the GAN d
 of a vanishing number or exp of a large one is taken. Where the conjugate itself grows exponentially (KL,
 reverse KL, Neyman chi^2, squared Hellinger), the exponential is continued linearly above v = 30: the
 loss stays finite with a finite, non-zero gradient for any v a float can hold, and is unchanged wherever
-the density ratio is below e^30.
+the optimal critic's density ratio is below about e^30 (beyond it the tangent lies below the conjugate, so
+the estimate is no longer a guaranteed lower bound there).
 """
 
 from __future__ import annotations

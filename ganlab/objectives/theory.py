@@ -125,7 +125,7 @@ def true_value(objective: str, p: Gaussian, q: Gaussian) -> float:
 
 # ----------------------------------------------------------------------------------------------- the critic
 def fit_critic(objective: Objective, penalty: Penalty, p: Gaussian, q: Gaussian, steps: int, batch_size: int,
-               lr: float = 2e-3, hidden: int = 64, layers: int = 2, seed: int = 0) -> nn.Module:
+               lr: float = 5e-3, hidden: int = 64, layers: int = 2, seed: int = 0) -> nn.Module:
     """An MLP critic trained with ``objective``'s D loss (and ``penalty``) on fresh samples of P (real) and Q (fake).
 
     Adam with a cosine decay of the learning rate to 0, so the last steps average out the sampling noise. The
