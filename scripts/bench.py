@@ -19,7 +19,7 @@ the peak memory each loop held beyond what was allocated when its segment began 
 torch.cuda.max_memory_allocated; CPU: the resident-set high-water mark VmHWM of /proc/self/status, reset
 through /proc/self/clear_refs after malloc_trim), and on CUDA the MFU of ganlab's step.
 
-    python scripts/bench.py --json bench.json                 # CPU, every case (about 5 minutes on 2 cores)
+    python scripts/bench.py --json bench.json                 # CPU, every case (4-6 minutes on 2 busy cores)
     python scripts/bench.py --device cuda --json bench.json
     python scripts/bench.py --cases gan --rounds 3 --steps 20
 """
