@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# OpenMP threads that sleep while waiting, as the `ganlab` command sets them: in-process tests on a shared
+# 2-core machine otherwise spin against the subprocesses they start.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 GANLAB = str(Path(sys.executable).with_name("ganlab"))
 # tiny settings that keep one training run to a few seconds on a 2-core CPU
 FAST = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
