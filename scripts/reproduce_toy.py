@@ -90,6 +90,15 @@ def target_line(results: dict[tuple[str, str], dict[str, float]]) -> str:
             f"{'MET' if met else 'NOT MET'}")
 
 
+def parse_steps(text: str | None) -> dict[str, int]:
+    """``"2000"`` -> every model 2000 steps; ``"gan=6000,wgan_gp=1500"`` -> per model."""
+    if not text:
+        return {}
+    if "=" not in text:
+        return {"*": int(text)}
+    return {k: int(v) for k, v in (item.split("=", 1) for item in text.split(","))}
+
+
 def _finite(value: object) -> object:
     """``value`` with NaN and infinities as None, so the JSON file is standard JSON."""
     if isinstance(value, float):
@@ -101,17 +110,32 @@ def _finite(value: object) -> object:
     return value
 
 
+def write_json(path: Path, seeds: list[int], steps: dict[str, int], seconds: float,
+               results: dict[tuple[str, str], dict[str, float]], per_seed: dict[str, list[dict[str, float]]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_finite({
+        "seeds": seeds, "steps": steps, "wall_seconds": seconds,
+        "summary": {f"{m}/{d}": s for (m, d), s in results.items()},
+        "runs": per_seed,
+        "published": {f"{m}/{d}": dict(zip(METRICS, v, strict=True)) for (m, d), v in PUBLISHED.items()},
+        "target": TARGET,
+    }), indent=2))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="gan,wgan,wgan_gp", help="ganlab model presets, comma-separated")
-    p.add_argument("--data", default="ring8,grid25", help="2-D mixtures, comma-separated")
+    p.add_argument("--data", default="grid25,ring8", help="2-D mixtures, comma-separated")
     p.add_argument("--seeds", default="5", help="a count (5 -> seeds 0..4) or a comma-separated list of seeds")
-    p.add_argument("--steps", type=int, default=None, help="generator steps (default: each preset's own)")
+    p.add_argument("--steps", default=None,
+                   help="generator steps: one number for every model, or per model as gan=6000,wgan_gp=1500 "
+                        "(a model left out keeps its preset's trainer.steps)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per run (1 is fastest on a busy machine)")
     p.add_argument("--out", default="outputs/reproduce_toy", help="where the runs are written")
     p.add_argument("--json", default=None, help="write the per-seed results and the summary here")
     p.add_argument("overrides", nargs="*", help="extra ganlab key=value overrides for every run")
     a = p.parse_args()
+    steps = parse_steps(a.steps)
     seeds = list(range(int(a.seeds))) if "," not in a.seeds and a.seeds.isdigit() else [int(s) for s in a.seeds.split(",")]
     models, datasets = a.models.split(","), a.data.split(",")
     out = Path(a.out)
@@ -123,25 +147,19 @@ def main() -> int:
             key = f"{model}/{data}"
             per_seed[key] = []
             for seed in seeds:
-                r = train_and_evaluate(model, data, seed, a.steps, out, a.threads, a.overrides)
+                r = train_and_evaluate(model, data, seed, steps.get(model, steps.get("*")), out, a.threads, a.overrides)
                 per_seed[key].append({"seed": seed, **r})
                 print(f"  {model:<8} {data:<7} seed {seed}: " + ", ".join(
                     f"{k} {r[k]:.3g}" for k in (*METRICS, "seconds") if k in r), flush=True)
-            results[(f"ganlab {model}", data)] = summarise(per_seed[key])
+                results[(f"ganlab {model}", data)] = summarise(per_seed[key])
+                if a.json:  # after every run, so an interrupted reproduction keeps what it has
+                    write_json(Path(a.json), seeds, steps, time.perf_counter() - start, results, per_seed)
     total = time.perf_counter() - start
     print()
     print(table(results))
     print(target_line(results))
     print(f"total wall time {total / 60:.1f} min for {len(models) * len(datasets) * len(seeds)} runs")
     if a.json:
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(_finite({
-            "seeds": seeds, "steps": a.steps, "wall_seconds": total,
-            "summary": {f"{m}/{d}": s for (m, d), s in results.items()},
-            "runs": per_seed,
-            "published": {f"{m}/{d}": dict(zip(METRICS, v, strict=True)) for (m, d), v in PUBLISHED.items()},
-            "target": TARGET,
-        }), indent=2))
         print(f"wrote {a.json}")
     return 0
 

@@ -33,7 +33,7 @@ class Classifier(nn.Module):
         self.body = nn.Sequential(
             nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(64 * 16, FEATURES), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(7), nn.Flatten(), nn.Linear(64 * 49, FEATURES), nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(FEATURES, num_classes))
 
@@ -79,8 +79,8 @@ def accuracy(model: Classifier, images: Tensor, labels: Tensor) -> float:
 
 def train_classifier(train: ImageTensors, test: ImageTensors | None, seed: int = 0,
                      log: Any = print) -> tuple[Classifier, float, str]:
-    """Train on ``train`` (Adam, minibatches of 128, enough epochs for about 25,000 updates' worth of images
-    capped at 3 epochs for large sets); returns the model in eval mode, its test accuracy and what it was
+    """Train on ``train`` (Adam with a one-cycle schedule, minibatches of 128; 3 epochs of a large set, else
+    enough epochs to see about 25,000 images); returns the model in eval mode, its test accuracy and what it was
     measured on. Uses its own random stream, so a training run's stream is untouched."""
     x, y, x_test, y_test, where = _split(train, test)
     num_classes = int(train.num_classes or int(y.max()) + 1)
@@ -90,7 +90,7 @@ def train_classifier(train: ImageTensors, test: ImageTensors | None, seed: int =
         model = Classifier(x.shape[1], num_classes).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         batch = 128
-        epochs = max(1, min(3 if len(x) > 20_000 else 40, math.ceil(25_000 / len(x))))
+        epochs = 3 if len(x) > 20_000 else min(40, math.ceil(25_000 / len(x)))
         steps = epochs * math.ceil(len(x) / batch)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
         start = time.perf_counter()
