@@ -60,12 +60,12 @@ class Case:
     name: str  # the row's label
     model: str  # ganlab's model preset
     batch: int
-    data: list[str]  # data overrides
+    overrides: list[str]  # the data, and what makes both loops train the same thing
     steps: int  # default timed steps per segment on CPU
 
 
 CASES = [
-    Case("gan", "gan", 256, ["data=grid25"], 30),
+    Case("gan", "gan", 256, ["data=grid25", "penalty=none"], 30),  # the toy preset's nets; no R1: the reference has none
     Case("dcgan", "dcgan", 64, ["data=mnist", "data.image_size=32"], 4),
     Case("dcgan", "dcgan", 256, ["data=mnist", "data.image_size=32"], 2),
     Case("wgan_gp", "wgan_gp", 64, ["data=mnist", "data.image_size=32"], 2),
@@ -367,7 +367,7 @@ def peak_tflops(device: torch.device, dtype: torch.dtype | None, override: float
 
 def run_case(case: Case, args: argparse.Namespace, root: Path) -> dict:
     device = torch.device(args.device)
-    overrides = [f"model={case.model}", *case.data, f"data.root={root}", f"trainer.batch_size={case.batch}",
+    overrides = [f"model={case.model}", *case.overrides, f"data.root={root}", f"trainer.batch_size={case.batch}",
                  f"device.type={args.device}", f"trainer.compile={str(args.compile).lower()}", *args.override]
     cfg = compose_config(overrides)
     trainer = Trainer(cfg, root / "run")

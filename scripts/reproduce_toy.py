@@ -6,6 +6,7 @@ evaluates the last generator with the VEEGAN / PacGAN protocol (2,500 samples; h
 deviations of the nearest mode) and prints the mean and spread over seeds beside the published numbers.
 
     python scripts/reproduce_toy.py --json toy.json                 # gan, wgan, wgan_gp x ring8, grid25 x 5 seeds
+    python scripts/reproduce_toy.py --jobs 2 --json toy.json        # two runs at once (one per core of a 2-core CPU)
     python scripts/reproduce_toy.py --models wgan_gp --data grid25 --seeds 2 --steps 2000
 """
 
@@ -19,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 # PacGAN, Table 1 (mean over 10 trials): modes, high-quality samples, reverse KL
@@ -131,6 +133,7 @@ def main() -> int:
                    help="generator steps: one number for every model, or per model as gan=6000,wgan_gp=1500 "
                         "(a model left out keeps its preset's trainer.steps)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per run (1 is fastest on a busy machine)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (e.g. one per CPU core, with --threads 1)")
     p.add_argument("--out", default="outputs/reproduce_toy", help="where the runs are written")
     p.add_argument("--json", default=None, help="write the per-seed results and the summary here")
     p.add_argument("overrides", nargs="*", help="extra ganlab key=value overrides for every run")
@@ -142,18 +145,24 @@ def main() -> int:
     per_seed: dict[str, list[dict[str, float]]] = {}
     results: dict[tuple[str, str], dict[str, float]] = {}
     start = time.perf_counter()
-    for data in datasets:
-        for model in models:
+    runs = [(data, model, seed) for data in datasets for model in models for seed in seeds]
+    for data, model, _ in runs:
+        per_seed.setdefault(f"{model}/{data}", [])
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:  # each worker waits on one `ganlab train` process
+        futures = {pool.submit(train_and_evaluate, model, data, seed, steps.get(model, steps.get("*")), out,
+                               a.threads, a.overrides): (data, model, seed) for data, model, seed in runs}
+        for future in as_completed(futures):
+            data, model, seed = futures[future]
+            r = future.result()
             key = f"{model}/{data}"
-            per_seed[key] = []
-            for seed in seeds:
-                r = train_and_evaluate(model, data, seed, steps.get(model, steps.get("*")), out, a.threads, a.overrides)
-                per_seed[key].append({"seed": seed, **r})
-                print(f"  {model:<8} {data:<7} seed {seed}: " + ", ".join(
-                    f"{k} {r[k]:.3g}" for k in (*METRICS, "seconds") if k in r), flush=True)
-                results[(f"ganlab {model}", data)] = summarise(per_seed[key])
-                if a.json:  # after every run, so an interrupted reproduction keeps what it has
-                    write_json(Path(a.json), seeds, steps, time.perf_counter() - start, results, per_seed)
+            per_seed[key].append({"seed": seed, **r})
+            per_seed[key].sort(key=lambda row: row["seed"])
+            print(f"  {model:<8} {data:<7} seed {seed}: " + ", ".join(
+                f"{k} {r[k]:.3g}" for k in (*METRICS, "seconds") if k in r), flush=True)
+            results[(f"ganlab {model}", data)] = summarise(per_seed[key])
+            if a.json:  # after every run, so an interrupted reproduction keeps what it has
+                write_json(Path(a.json), seeds, steps, time.perf_counter() - start, results, per_seed)
+    results = {(f"ganlab {m}", d): results[(f"ganlab {m}", d)] for d in datasets for m in models}  # table order
     total = time.perf_counter() - start
     print()
     print(table(results))

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 from conftest import FAST, GANLAB, run_ganlab, train_run
 
 
@@ -43,6 +44,24 @@ def test_user_config_dir_adds_an_experiment(tmp_path):
     (tmp_path / "mine" / "data" / "wide_ring.yaml").write_text("name: ring8\nstd: 0.2\n")
     proc = run_ganlab("train", "--config-dir", str(tmp_path / "mine"), "data=wide_ring", "--cfg", "job", cwd=tmp_path)
     assert "std: 0.2" in proc.stdout
+
+
+def composed(*overrides: str) -> dict:
+    """The config `ganlab train <overrides>` would run with, as printed by `--cfg job`."""
+    return yaml.safe_load(run_ganlab("train", *overrides, "--cfg", "job").stdout)
+
+
+def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
+    tuned = composed("model=gan", "data=grid25")  # configs/model_data/gan_grid25.yaml
+    assert (tuned["model"]["hidden"], tuned["penalty"]["name"], tuned["penalty"]["weight"]) == (128, "r1", 0.1)
+    assert composed("model=gan", "data=ring8")["trainer"]["steps"] == 15000  # builds on the grid25 tuning
+    plain = composed("model=gan", "data=digits")
+    assert (plain["model"]["hidden"], plain["penalty"]["name"]) == (512, "none")
+    assert composed("model=gan", "data=grid25", "penalty=none")["penalty"]["name"] == "none"
+    assert composed("model=gan", "data=grid25", "penalty=gp")["penalty"] == {"name": "gp", "weight": 10.0, "clip": 0.01}
+    assert composed("model=gan", "data=grid25", "model.hidden=64")["model"]["hidden"] == 64
+    assert composed("model=wgan_gp", "penalty=r1")["penalty"]["name"] == "r1"
+    assert composed("model=wgan")["penalty"]["name"] == "clip"
 
 
 def test_unknown_command():
