@@ -17,8 +17,8 @@ class EvalArgs:
     checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
     seed: int = 0  # of the evaluation noise
     device: str = "auto"
-    inception_weights: str | None = None  # torch-fidelity's Inception-v3 weights, for FID/KID/IS/PR on images
-    cache_dir: str | None = None  # where digit classifiers are cached; None: <data.root>/ganlab (digits: ~/.cache)
+    inception_weights: str | None = None  # torch-fidelity's Inception-v3 weights, for FID/KID/IS/PR; None: the run's
+    cache_dir: str | None = None  # where digit classifiers are cached; None: the run's eval.cache_dir
     out: str | None = None  # the JSON file; None: <run dir>/metrics.json
 
 
@@ -36,8 +36,8 @@ def main(args: list[str]) -> int:
     cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
     device = next(G.parameters()).device
     data = load_dataset(cfg.data).to(device)
-    evaluator = Evaluator(data, cfg.data, device, n=a.n, inception_weights=a.inception_weights,
-                          cache_dir=a.cache_dir, seed=a.seed)
+    evaluator = Evaluator(data, cfg.data, device, n=a.n, inception_weights=a.inception_weights or cfg.eval.inception_weights,
+                          cache_dir=a.cache_dir or cfg.eval.cache_dir, seed=a.seed)
     metrics = evaluator(G)
     step = int(state["step"])
     print(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}")

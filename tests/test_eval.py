@@ -94,10 +94,10 @@ def test_image_metrics_with_a_trained_classifier_and_no_inception_weights(tmp_pa
     missing = run_ganlab("eval", f"run={run}", f"cache_dir={cache}", "inception_weights=/no/such/file.pth", check=False)
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
     (tmp_path / "garbage.pth").write_bytes(b"not weights")
-    broken = run_ganlab("eval", f"run={run}", "n=64", f"cache_dir={cache}", f"inception_weights={tmp_path / 'garbage.pth'}",
-                        check=False)
+    broken = run_ganlab("eval", f"run={run}", "n=64", f"inception_weights={tmp_path / 'garbage.pth'}", check=False,
+                        env={"GANLAB_CACHE": str(tmp_path / "empty_cache")})
     assert broken.returncode == 2 and "could not be used" in broken.stderr and "Traceback" not in broken.stderr
-    assert "trained the" not in broken.stdout  # the cached classifier was reused
+    assert "trained the" not in broken.stdout  # the run's eval.cache_dir was used, and its classifier reused
 
 
 def test_warnings_then_divergence_keeps_the_last_good_checkpoint(tmp_path):
