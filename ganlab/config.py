@@ -77,6 +77,7 @@ class PenaltyConfig:
     name: str = "none"  # none | clip | gp | gp_one_sided | r1 | r2
     weight: float = 10.0  # lambda of a gradient penalty, gamma of R1 / R2
     clip: float = 0.01  # weight-clipping bound
+    every: int = 1  # lazy regularisation (StyleGAN2): a gradient penalty on every k-th D step only, times k
 
 
 @dataclass
@@ -190,6 +191,12 @@ def validate(cfg: DictConfig) -> None:
     )
     need(cfg.penalty.weight >= 0, f"penalty.weight must be non-negative, got {cfg.penalty.weight}.")
     need(cfg.penalty.clip > 0, f"penalty.clip must be positive, got {cfg.penalty.clip}.")
+    need(cfg.penalty.every >= 1, f"penalty.every must be a positive number of D steps, got {cfg.penalty.every}.")
+    need(
+        cfg.penalty.every == 1 or cfg.penalty.name in ("gp", "gp_one_sided", "r1", "r2"),
+        f"penalty.every (lazy regularisation) applies to the gradient penalties gp, gp_one_sided, r1 and r2, not to "
+        f"penalty={cfg.penalty.name}; drop penalty.every or choose one of those penalties.",
+    )
     e = cfg.eval
     need(e.every >= 0, f"eval.every must be 0 (off) or a positive number of steps, got {e.every}.")
     need(e.n is None or e.n >= 2, f"eval.n must be at least 2 samples, got {e.n}.")

@@ -54,11 +54,13 @@ def composed(*overrides: str) -> dict:
 def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
     tuned = composed("model=gan", "data=grid25")  # configs/model_data/gan_grid25.yaml
     assert (tuned["model"]["hidden"], tuned["penalty"]["name"], tuned["penalty"]["weight"]) == (128, "r1", 0.1)
+    assert tuned["penalty"]["every"] == 16  # lazy R1
     assert composed("model=gan", "data=ring8")["trainer"]["steps"] == 15000  # builds on the grid25 tuning
     plain = composed("model=gan", "data=digits")
     assert (plain["model"]["hidden"], plain["penalty"]["name"]) == (512, "none")
     assert composed("model=gan", "data=grid25", "penalty=none")["penalty"]["name"] == "none"
-    assert composed("model=gan", "data=grid25", "penalty=gp")["penalty"] == {"name": "gp", "weight": 10.0, "clip": 0.01}
+    # a penalty chosen on the command line is its own option's, not the preset's lazy R1
+    assert composed("model=gan", "data=grid25", "penalty=gp")["penalty"] == {"name": "gp", "weight": 10.0, "clip": 0.01, "every": 1}
     assert composed("model=gan", "data=grid25", "model.hidden=64")["model"]["hidden"] == 64
     assert composed("model=wgan_gp", "penalty=r1")["penalty"]["name"] == "r1"
     assert composed("model=wgan")["penalty"]["name"] == "clip"
@@ -86,6 +88,8 @@ def test_wrong_type_and_bad_values(tmp_path):
     assert_clean_error(run_ganlab("train", "model.arch=resnet", check=False, cwd=tmp_path), "auto, mlp, conv")
     assert_clean_error(run_ganlab("train", "trainer.batch_size=0", check=False, cwd=tmp_path),
                        "trainer.batch_size must be a positive integer")
+    assert_clean_error(run_ganlab("train", "model=wgan", "penalty.every=4", check=False, cwd=tmp_path),
+                       "penalty.every (lazy regularisation) applies to the gradient penalties", "not to penalty=clip")
 
 
 def test_conditional_model_on_unlabelled_data(tmp_path):

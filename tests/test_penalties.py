@@ -10,6 +10,8 @@ import torch
 from conftest import FAST, ONE_THREAD, read_scalars, run_ganlab
 from omegaconf import OmegaConf
 
+from ganlab.config import compose_config
+from ganlab.data import load_dataset
 from ganlab.models import build_models
 from ganlab.objectives import build_objective
 from ganlab.objectives.penalties import (
@@ -20,6 +22,7 @@ from ganlab.objectives.penalties import (
     input_grad_norm,
 )
 from ganlab.objectives.theory import PAIRS, Gaussian, fit_critic
+from ganlab.training.step import GANStep
 from ganlab.training.trainer import spec_namespace
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -65,6 +68,48 @@ def test_weight_clipping_bounds_every_parameter():
     D = fit_critic(build_objective("wasserstein"), WeightClip(0.03), P, Q, steps=50, batch_size=256)
     largest = max(float(p.detach().abs().max()) for p in D.parameters())
     assert largest == pytest.approx(0.03)  # the critic presses against the bound, and never beyond it
+
+
+def test_lazy_r1_is_applied_on_every_kth_d_step_only_and_k_times_as_strong():
+    """penalty.every=k (StyleGAN2's lazy regularisation): D's update on steps 1..k-1 is the unregularised one;
+    on step k it differs from it by exactly k times the R1 gradient (plain SGD makes the update -lr * gradient)."""
+    k, weight, lr = 4, 3.0, 0.1
+    cfg = compose_config(["model=gan", "data=grid25", "model.hidden=16", "model.layers=2"])
+    data = load_dataset(cfg.data)
+    r1 = ZeroCentredPenalty(weight, on_real=True)
+
+    def make_step(penalty: Penalty) -> GANStep:
+        torch.manual_seed(0)  # the same initial G and D for both
+        G, D = build_models(cfg.model, data)
+        opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=lr), torch.optim.SGD(D.parameters(), lr=lr)
+        return GANStep(G, D, opt_g, opt_d, build_objective("non_saturating"), penalty, n_critic=1, batch_size=32,
+                       penalty_every=k)
+
+    lazy, plain = make_step(r1), make_step(Penalty())
+    for step in range(1, k + 1):
+        before = [p.detach().clone() for p in lazy.D.parameters()]
+        torch.manual_seed(100 + step)
+        real, _ = data.sample(32)  # the batch the D step below draws first
+        r1_value = r1(lazy.D, real, None, None)
+        params = list(lazy.D.parameters())  # D's output bias does not change its input gradient: a zero grad
+        r1_grads = [torch.zeros_like(p) if g is None else g
+                    for p, g in zip(params, torch.autograd.grad(r1_value, params, allow_unused=True), strict=True)]
+        torch.manual_seed(100 + step)
+        stats, _ = lazy(data)
+        torch.manual_seed(100 + step)
+        plain(data)
+        for b, p_lazy, p_plain, g in zip(before, lazy.D.parameters(), plain.D.parameters(), r1_grads, strict=True):
+            if step < k:
+                torch.testing.assert_close(p_lazy, p_plain, rtol=0, atol=0)
+            else:  # the update's difference from the unregularised one is -lr * k * grad R1
+                torch.testing.assert_close(p_lazy - b, p_plain - b - lr * k * g, rtol=1e-4, atol=1e-6)
+        logged = float(stats[-1])  # Penalty/r1: the value at its last evaluation, not times k
+        assert logged == (0.0 if step < k else pytest.approx(float(r1_value.detach()), rel=1e-5))
+        for p_lazy, p_plain in zip(lazy.G.parameters(), plain.G.parameters(), strict=True):
+            with torch.no_grad():  # keep G identical, so the next D step starts from the same fakes
+                p_plain.copy_(p_lazy)
+        if step == k:
+            assert float(r1_value.detach()) > 1e-4  # the penalty is not trivially zero, so the check above has teeth
 
 
 @pytest.fixture(scope="module")

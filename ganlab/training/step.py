@@ -1,5 +1,9 @@
 """One training iteration, as in the papers' Algorithm 1: n_critic discriminator steps, then one generator step.
 
+A gradient penalty may be lazy (StyleGAN2, Karras et al. 2020, Sec. 4): computed on every ``penalty_every``-th D
+step only, and multiplied by ``penalty_every`` there, so it weighs the same on average at a fraction of the cost
+(a penalty differentiates D twice, the dearest part of a step on small networks).
+
 The last critic step's fake batch is generated with its graph kept and reused for the generator step, so G
 runs forward once per iteration (the D step sees it detached; the earlier critic steps generate without a
 graph). Nothing here reads a value back to the host: the statistics come back as one device tensor that the
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -44,16 +49,26 @@ class GANStep:
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  objective: Objective, penalty: Penalty, n_critic: int, batch_size: int,
                  autocast_dtype: torch.dtype | None = None, channels_last: bool = False,
-                 compiled: tuple[Callable, Callable] | None = None):
+                 compiled: tuple[Callable, Callable] | None = None, penalty_every: int = 1):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
         self.g_forward, self.d_forward = compiled or (G, D)
         self.d_params = list(D.parameters())
-        self.objective, self.penalty = objective, penalty
+        self.objective, self.penalty, self.penalty_every = objective, penalty, penalty_every
+        self.d_steps = 0
+        self.device = next(G.parameters()).device
+        self.last_penalty = torch.zeros((), device=self.device)  # logged on the steps a lazy penalty skips
         self.n_critic, self.batch_size = n_critic, batch_size
         self.autocast_dtype, self.channels_last = autocast_dtype, channels_last
-        self.device = next(G.parameters()).device
         self.stat_names = ["Loss/D", "Loss/G", "D/real", "D/fake"]
         self.stat_names += [t for t in (objective.estimate_tag, penalty.tag) if t]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The D steps taken (they decide a lazy penalty's steps) and the penalty's last value, for resuming."""
+        return {"d_steps": self.d_steps, "last_penalty": float(self.last_penalty)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.d_steps = int(state["d_steps"])
+        self.last_penalty = torch.tensor(float(state.get("last_penalty", 0.0)), device=self.device)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
@@ -84,12 +99,17 @@ class GANStep:
             keep_graph = i == self.n_critic - 1  # this fake batch also serves the G phase
             with torch.set_grad_enabled(keep_graph), self.autocast():
                 fake = G(self.sample_z(self.batch_size), y)
+            self.d_steps += 1
+            regularise = self.d_steps % self.penalty_every == 0
             with self.autocast():
                 d_real, d_fake = D(real, y).float(), D(fake.detach(), y).float()
                 loss_d = objective.d_loss(d_real, d_fake)
-                pen = penalty(self.D, real, fake, y)  # the eager D: penalties differentiate it twice
+                # the eager D: penalties differentiate it twice
+                pen = penalty(self.D, real, fake, y) if regularise else None
             self.opt_d.zero_grad(set_to_none=True)
-            (loss_d if pen is None else loss_d + pen).backward()
+            if pen is not None:
+                self.last_penalty = pen.detach()
+            (loss_d if pen is None else loss_d + self.penalty_every * pen).backward()
             if measure_grads and keep_graph:
                 grads.append(grad_norm(self.D))
             self.opt_d.step()
@@ -112,5 +132,5 @@ class GANStep:
             if objective.estimate_tag:
                 stats.append(objective.estimate(d_real, d_fake))
             if penalty.tag:
-                stats.append(pen)
+                stats.append(self.last_penalty)
             return torch.stack(stats), (torch.stack(grads) if grads else None)

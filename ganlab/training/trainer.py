@@ -109,7 +109,8 @@ class Trainer:
         self.step_fn = GANStep(self.G, self.D, self.opt_g, self.opt_d, self.objective, self.penalty,
                                cfg.trainer.n_critic, cfg.trainer.batch_size,
                                autocast_dtype(cfg.device, self.device), channels_last,
-                               compile_networks(self.G, self.D) if cfg.trainer.compile else None)
+                               compile_networks(self.G, self.D) if cfg.trainer.compile else None,
+                               penalty_every=cfg.penalty.every)
         self.samples = SampleRenderer(self.G, self.data, cfg.trainer.num_samples, cfg.seed, self.device)
         self.monitor = Monitor(cfg.eval, self.objective.probabilistic, self.G, self.data, self.samples.z,
                                self.samples.y, cfg.seed, self.device, cfg.trainer.steps)
@@ -133,6 +134,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "schedulers": [s.state_dict() for s in self.schedulers],
+            "step_fn": self.step_fn.state_dict(),
             "rng": _rng_state(self.device),
             "best": self.best,
         }
@@ -155,6 +157,7 @@ class Trainer:
                 group["initial_lr"], group["lr"] = base, base * rule(sched.last_epoch)
         _set_rng_state(state["rng"], self.device)
         self.step = int(state["step"])
+        self.step_fn.load_state_dict(state.get("step_fn", {"d_steps": self.step * self.cfg.trainer.n_critic}))
         self.best = state.get("best")
 
     def save(self, periodic: bool) -> None:
