@@ -6,7 +6,7 @@ evaluates the last generator with the VEEGAN / PacGAN protocol (2,500 samples; h
 deviations of the nearest mode) and prints the mean and spread over seeds beside the published numbers.
 
     python scripts/reproduce_toy.py --json toy.json                 # gan, wgan, wgan_gp x ring8, grid25 x 5 seeds
-    python scripts/reproduce_toy.py --jobs 2 --json toy.json        # two runs at once (one per core of a 2-core CPU)
+    python scripts/reproduce_toy.py --jobs 2 --json toy.json        # two runs at once, each on its share of the cores
     python scripts/reproduce_toy.py --models wgan_gp --data grid25 --seeds 2 --steps 2000
 """
 
@@ -132,12 +132,14 @@ def main() -> int:
     p.add_argument("--steps", default=None,
                    help="generator steps: one number for every model, or per model as gan=6000,wgan_gp=1500 "
                         "(a model left out keeps its preset's trainer.steps)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads per run (1 is fastest on a busy machine)")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (e.g. one per CPU core, with --threads 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per run; default: the CPU's cores shared among the --jobs runs")
     p.add_argument("--out", default="outputs/reproduce_toy", help="where the runs are written")
     p.add_argument("--json", default=None, help="write the per-seed results and the summary here")
     p.add_argument("overrides", nargs="*", help="extra ganlab key=value overrides for every run")
     a = p.parse_args()
+    a.threads = a.threads or max(1, (os.cpu_count() or 1) // a.jobs)
     steps = parse_steps(a.steps)
     seeds = list(range(int(a.seeds))) if "," not in a.seeds and a.seeds.isdigit() else [int(s) for s in a.seeds.split(",")]
     models, datasets = a.models.split(","), a.data.split(",")
