@@ -164,7 +164,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
 def validate(cfg: DictConfig) -> None:
     """Checks that types cannot express. Raises GanlabError naming the key and what to do."""
     from ganlab.objectives import F_OBJECTIVES, OBJECTIVES
-    from ganlab.objectives.penalties import PENALTIES
+    from ganlab.objectives.penalties import GRADIENT_PENALTIES, PENALTIES
 
     def need(ok: bool, message: str) -> None:
         if not ok:
@@ -193,9 +193,9 @@ def validate(cfg: DictConfig) -> None:
     need(cfg.penalty.clip > 0, f"penalty.clip must be positive, got {cfg.penalty.clip}.")
     need(cfg.penalty.every >= 1, f"penalty.every must be a positive number of D steps, got {cfg.penalty.every}.")
     need(
-        cfg.penalty.every == 1 or cfg.penalty.name in ("gp", "gp_one_sided", "r1", "r2"),
-        f"penalty.every (lazy regularisation) applies to the gradient penalties gp, gp_one_sided, r1 and r2, not to "
-        f"penalty={cfg.penalty.name}; drop penalty.every or choose one of those penalties.",
+        cfg.penalty.every == 1 or cfg.penalty.name in GRADIENT_PENALTIES,
+        f"penalty.every (lazy regularisation) applies to the gradient penalties {', '.join(GRADIENT_PENALTIES)}, "
+        f"not to penalty={cfg.penalty.name}; drop penalty.every or choose one of those penalties.",
     )
     e = cfg.eval
     need(e.every >= 0, f"eval.every must be 0 (off) or a positive number of steps, got {e.every}.")

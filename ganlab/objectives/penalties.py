@@ -73,7 +73,8 @@ class ZeroCentredPenalty(Penalty):
         return 0.5 * self.weight * input_grad_norm(D, real if self.on_real else fake, y).square().mean()
 
 
-PENALTIES = ("none", "clip", "gp", "gp_one_sided", "r1", "r2")
+GRADIENT_PENALTIES = ("gp", "gp_one_sided", "r1", "r2")  # terms in D's loss, which penalty.every can make lazy
+PENALTIES = ("none", "clip", *GRADIENT_PENALTIES)
 
 
 def build_penalty(cfg: DictConfig) -> Penalty:

@@ -100,16 +100,18 @@ class GANStep:
             with torch.set_grad_enabled(keep_graph), self.autocast():
                 fake = G(self.sample_z(self.batch_size), y)
             self.d_steps += 1
-            regularise = self.d_steps % self.penalty_every == 0
             with self.autocast():
                 d_real, d_fake = D(real, y).float(), D(fake.detach(), y).float()
                 loss_d = objective.d_loss(d_real, d_fake)
-                # the eager D: penalties differentiate it twice
-                pen = penalty(self.D, real, fake, y) if regularise else None
-            self.opt_d.zero_grad(set_to_none=True)
+                pen = None  # a lazy penalty's skipped step; the eager D below: penalties differentiate it twice
+                if self.d_steps % self.penalty_every == 0:
+                    pen = penalty(self.D, real, fake, y)
+            total = loss_d
             if pen is not None:
                 self.last_penalty = pen.detach()
-            (loss_d if pen is None else loss_d + self.penalty_every * pen).backward()
+                total = loss_d + self.penalty_every * pen
+            self.opt_d.zero_grad(set_to_none=True)
+            total.backward()
             if measure_grads and keep_graph:
                 grads.append(grad_norm(self.D))
             self.opt_d.step()
