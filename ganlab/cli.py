@@ -23,7 +23,7 @@ commands:
 Runs are written to outputs/ (TensorBoard: `tensorboard --logdir outputs`).
 """
 
-COMMANDS = ("train", "sample", "eval", "report")
+COMMANDS = {"train": "train", "sample": "sample", "eval": "evaluate", "report": "report"}  # command -> module
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,24 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="", file=sys.stderr)
         return 2
 
-    from ganlab.config import GanlabError
+    import importlib
+
+    from ganlab.errors import GanlabError
 
     try:
-        if command == "train":
-            from ganlab.train import run_hydra
-
-            return run_hydra(args)
-        if command == "sample":
-            from ganlab.sample import main as sample_main
-
-            return sample_main(args)
-        if command == "eval":
-            from ganlab.evaluate import main as eval_main
-
-            return eval_main(args)
-        from ganlab.report import main as report_main
-
-        return report_main(args)
+        module = importlib.import_module(f"ganlab.commands.{COMMANDS[command]}")
+        return module.main(args)
     except GanlabError as err:
         print(f"ganlab {command}: error: {err}", file=sys.stderr)
         return 2

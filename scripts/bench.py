@@ -45,11 +45,13 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from ganlab.config import compose_config  # noqa: E402
-from ganlab.data.loaders import write_idx  # noqa: E402
+from formats import write_idx  # noqa: E402 -- the tests' writer of MNIST-format files
+
+from ganlab.commands.config import compose_config  # noqa: E402
 from ganlab.models import build_models  # noqa: E402
-from ganlab.training.trainer import Trainer  # noqa: E402
+from ganlab.training.loop import Trainer  # noqa: E402
 
 # dense bf16 / fp32 peak of the GPUs MFU is reported for, in TFLOP/s (vendor data sheets, SXM parts)
 PEAK_TFLOPS = {"H200": (989.4, 66.9), "H100": (989.4, 66.9), "A100": (312.0, 19.5), "L4": (121.0, 30.3)}
@@ -164,7 +166,7 @@ class Reference:
 
     def __init__(self, trainer: Trainer, data: torch.utils.data.Dataset, workers: int):
         cfg, self.device = trainer.cfg, trainer.device
-        G, D = build_models(cfg.model, trainer.data)
+        G, D = build_models(cfg.model, trainer.spec)
         G.load_state_dict(trainer.G.state_dict())
         D.load_state_dict(trainer.D.state_dict())
         self.wgan_gp = cfg.penalty.name == "gp"
@@ -256,25 +258,21 @@ class Reference:
 
 # ----------------------------------------------------------------------------------------------- ganlab loop
 class Ganlab:
-    """``Trainer.fit``'s per-step work: the GAN step, the schedulers, the device-side statistics accumulator."""
+    """``Trainer.fit``'s per-step work, through the method the loop itself calls (``Trainer.train_step``)."""
 
     LOG_EVERY = 50  # gradient norms are measured at log steps, as the default trainer.log_every
 
     def __init__(self, trainer: Trainer):
         self.trainer = trainer
-        self.acc = torch.zeros(len(trainer.step_fn.stat_names), device=trainer.device)
         self.count = 0
 
     def step(self) -> None:
-        t = self.trainer
         self.count += 1
-        stats, _ = t.step_fn(t.data, measure_grads=self.count % self.LOG_EVERY == 0)
-        for sched in t.schedulers:
-            sched.step()
-        self.acc += stats
+        self.trainer.train_step(measure_grads=self.count % self.LOG_EVERY == 0)
 
     def read(self) -> None:
-        self.acc.tolist()  # what a log step reads back
+        self.trainer.window.means()  # what a log step reads back
+        self.trainer.window.clear()
 
 
 # ----------------------------------------------------------------------------------------------- measuring

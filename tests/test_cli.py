@@ -85,9 +85,9 @@ def test_misspelt_key_names_the_valid_keys(tmp_path):
 
 def test_wrong_type_and_bad_values(tmp_path):
     assert_clean_error(run_ganlab("train", "trainer.steps=many", check=False, cwd=tmp_path), "trainer.steps", "many")
-    assert_clean_error(run_ganlab("train", "model.arch=resnet", check=False, cwd=tmp_path), "auto, mlp, conv")
+    assert_clean_error(run_ganlab("train", "model.arch=resnet", check=False, cwd=tmp_path), "auto, conv, mlp")
     assert_clean_error(run_ganlab("train", "trainer.batch_size=0", check=False, cwd=tmp_path),
-                       "trainer.batch_size must be a positive integer")
+                       "trainer.batch_size=0 is out of range", ">= 1")
     assert_clean_error(run_ganlab("train", "model=wgan", "penalty.every=4", check=False, cwd=tmp_path),
                        "penalty.every (lazy regularisation) applies to the gradient penalties", "not to penalty=clip")
 

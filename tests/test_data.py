@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_cifar10, make_image_folder, make_mnist
+from conftest import make_cifar10, make_image_folder, make_mnist, write_idx
 from omegaconf import OmegaConf
 
-from ganlab.config import DataConfig, GanlabError
+from ganlab.commands.config import schema
 from ganlab.data import load_dataset
-from ganlab.data.loaders import read_idx, write_idx
+from ganlab.data.idx import read_idx
+from ganlab.errors import GanlabError
 
 
 def data_cfg(**kw):
-    return OmegaConf.merge(OmegaConf.structured(DataConfig), kw)
+    return OmegaConf.merge(OmegaConf.structured(schema()().data), kw)
 
 
 @pytest.mark.parametrize("gz", [False, True])

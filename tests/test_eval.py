@@ -96,7 +96,7 @@ def test_image_metrics_with_a_trained_classifier_and_no_inception_weights(tmp_pa
     (tmp_path / "garbage.pth").write_bytes(b"not weights")
     broken = run_ganlab("eval", f"run={run}", "n=64", f"inception_weights={tmp_path / 'garbage.pth'}", check=False,
                         env={"GANLAB_CACHE": str(tmp_path / "empty_cache")})
-    assert broken.returncode == 2 and "could not be used" in broken.stderr and "Traceback" not in broken.stderr
+    assert broken.returncode == 2 and "is not the Inception weights" in broken.stderr and "Traceback" not in broken.stderr
     assert "trained the" not in broken.stdout  # the run's eval.cache_dir was used, and its classifier reused
 
 

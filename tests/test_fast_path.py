@@ -27,8 +27,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganlab.config import compose_config
-from ganlab.training.trainer import Trainer
+from ganlab.commands.config import compose_config
+from ganlab.training.loop import Trainer
 
 TINY = ["trainer.progress=false", "model.channels=8", "model.hidden=32", "model.z_dim=16", "device.type=cpu",
         "device.precision=fp32"]
@@ -86,15 +86,12 @@ def plain_losses(trainer: Trainer, steps: int, fresh_z_for_g: bool = False) -> l
 
 
 def fast_losses(trainer: Trainer, steps: int) -> list[tuple[float, float]]:
-    """ganlab's step as the trainer runs it; (loss_D, loss_G) from its statistics vector."""
-    names = trainer.step_fn.stat_names
-    d, g = names.index("Loss/D"), names.index("Loss/G")
+    """ganlab's step as the trainer runs it; (loss_D, loss_G) from its statistics."""
     out = []
     for i in range(steps):
         stats, _ = trainer.step_fn(trainer.data, measure_grads=i % 3 == 0)
-        if "Penalty/gp" in names:  # the plain loop reports the critic's loss with its penalty
-            stats[d] += stats[names.index("Penalty/gp")]
-        out.append((stats[d].item(), stats[g].item()))
+        loss_d = stats["Loss/D"] + stats.get("Penalty/gp", 0.0)  # the plain loop reports D's loss with its penalty
+        out.append((loss_d.item(), stats["Loss/G"].item()))
     return out
 
 
@@ -135,16 +132,16 @@ def test_compiled_networks_give_the_eager_losses(tmp_path, monkeypatch):
     """``trainer.compile=true`` as the trainer wires it (compiled G and D, the penalty on the eager D), on the
     aot_eager backend: Dynamo's graphs and AOTAutograd's forward/backward split, as inductor receives them,
     without inductor's C++ code generation, which takes a minute on 2 cores (scripts/check_compile.py runs it)."""
-    import ganlab.training.trainer as trainer_module
+    import ganlab.training.build as build_module
     from ganlab.training.step import compile_networks
 
     overrides = [*TINY, "model=wgan_gp", "data=grid25", "trainer.batch_size=16", "trainer.n_critic=2"]
     eager = Trainer(compose_config(overrides), tmp_path)
-    expected = [eager.step_fn(eager.data, measure_grads=i == 1)[0] for i in range(3)]
-    monkeypatch.setattr(trainer_module, "compile_networks", lambda G, D: compile_networks(G, D, backend="aot_eager"))
+    expected = [torch.stack(list(eager.step_fn(eager.data, measure_grads=i == 1)[0].values())) for i in range(3)]
+    monkeypatch.setattr(build_module, "compile_networks", lambda G, D: compile_networks(G, D, backend="aot_eager"))
     compiled = Trainer(compose_config([*overrides, "trainer.compile=true"]), tmp_path)
     assert compiled.step_fn.d_forward is not compiled.D  # the step runs the compiled forwards
-    got = [compiled.step_fn(compiled.data, measure_grads=i == 1)[0] for i in range(3)]
+    got = [torch.stack(list(compiled.step_fn(compiled.data, measure_grads=i == 1)[0].values())) for i in range(3)]
     assert torch.stack(got).flatten().tolist() == pytest.approx(torch.stack(expected).flatten().tolist(), rel=1e-4, abs=1e-5)
 
 
@@ -173,6 +170,6 @@ def test_bf16_autocast_gives_finite_losses(tmp_path, model):
     assert trainer.step_fn.autocast_dtype == torch.bfloat16
     seen = []
     trainer.D.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
-    stats = torch.stack([trainer.step_fn(trainer.data, measure_grads=True)[0] for _ in range(10)])
+    stats = [trainer.step_fn(trainer.data, measure_grads=True)[0] for _ in range(10)]
     assert torch.bfloat16 in seen  # D ran in bf16
-    assert torch.isfinite(stats).all(), dict(zip(trainer.step_fn.stat_names, stats.T.tolist(), strict=True))
+    assert all(torch.isfinite(v).all() for s in stats for v in s.values()), stats

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from ganlab.data.toys import grid_centers, ring_centers
-from ganlab.metrics import frechet_distance, frechet_distance_of, kl_to_uniform, mode_metrics
+from ganlab.metrics.frechet import frechet_distance, frechet_distance_of
+from ganlab.metrics.toy import kl_to_uniform, mode_metrics
 
 
 def test_samples_exactly_on_every_mode_score_perfectly():

@@ -10,7 +10,8 @@ import pytest
 import torch
 from conftest import FAST, ONE_THREAD, read_scalars, run_ganlab
 
-from ganlab.objectives import F_OBJECTIVES, OBJECTIVES, build_objective
+from ganlab.objectives import OBJECTIVES, build_objective
+from ganlab.objectives.fgan import FDivergence
 from ganlab.objectives.penalties import GradientPenalty, Penalty
 from ganlab.objectives.theory import (
     PAIRS,
@@ -20,6 +21,7 @@ from ganlab.objectives.theory import (
     fit_critic,
     kl,
     optimal_d_error,
+    optimal_outputs,
     pearson,
     squared_hellinger,
     true_value,
@@ -29,29 +31,12 @@ from ganlab.objectives.theory import (
 pytestmark = pytest.mark.usefixtures("single_thread")
 A, B = PAIRS["N(0,1)|N(1,1)"], PAIRS["N(0,1)|N(0,4)"]  # B is asymmetric: a swapped P and Q shows there
 
-# The optimal raw output of D as a function of r = log p(x) - log q(x): T*(x) = f'(p/q) = g_f(v*) for the
-# f-divergences (Nowozin et al. 2016), D* = p / (p + q) for minimax, least squares and (as sigmoid(v*)) JS
-OPTIMAL_OUTPUT = {
-    "minimax": lambda r: r,
-    "non_saturating": lambda r: r,
-    "gan": lambda r: r,
-    "jensen_shannon": lambda r: r,
-    "kl": lambda r: 1 + r,
-    "reverse_kl": lambda r: r,
-    "pearson": lambda r: 2 * (r.exp() - 1),
-    "neyman": lambda r: 2 * r,
-    "squared_hellinger": lambda r: r / 2,
-    "total_variation": lambda r: 40 * r.sign(),  # tanh(40) = 1 in float64
-    "hinge": lambda r: r.sign(),
-    "least_squares": lambda r: torch.sigmoid(r),
-}
+F_OBJECTIVES = [n for n in OBJECTIVES if isinstance(build_objective(n), FDivergence)]
 
 
-def optimal_outputs(name: str, p: Gaussian, q: Gaussian, x: torch.Tensor) -> torch.Tensor:
-    if name == "wasserstein":  # in 1-D the optimal 1-Lipschitz critic has slope sign(F_Q - F_P)
-        cdf = lambda g: 0.5 * (1 + torch.erf((x - g.mean) / (g.std * math.sqrt(2))))  # noqa: E731
-        return torch.cumsum(torch.sign(cdf(q) - cdf(p)), 0) * (x[1] - x[0])
-    return OPTIMAL_OUTPUT[name](p.log_density(x) - q.log_density(x))
+def optimal(name: str, p: Gaussian, q: Gaussian):
+    """The optimal discriminator the objective declares, as a function of the quadrature points."""
+    return partial(optimal_outputs, build_objective(name), p, q)
 
 
 def estimate_at(name: str, p: Gaussian, q: Gaussian, outputs) -> float:
@@ -80,7 +65,7 @@ def test_the_optimal_discriminator_attains_the_true_value(name, pair):
     log 2 or a swapped P and Q would each move it far off."""
     p, q = PAIRS[pair]
     truth = true_value(name, p, q)
-    estimate = estimate_at(name, p, q, partial(optimal_outputs, name, p, q))
+    estimate = estimate_at(name, p, q, optimal(name, p, q))
     if math.isinf(truth):
         assert estimate > 1e6  # the bound has no limit: it grows with the range the critic covers
     else:
@@ -91,9 +76,9 @@ def test_the_optimal_discriminator_attains_the_true_value(name, pair):
 def test_any_other_discriminator_estimates_less(name):
     """The estimate is a lower bound, tight only at the optimum."""
     p, q = B if math.isfinite(true_value(name, *B)) else A
-    truth = estimate_at(name, p, q, partial(optimal_outputs, name, p, q))
+    truth = estimate_at(name, p, q, optimal(name, p, q))
     for bump in (lambda x: 0.3 * torch.sin(x), lambda x: torch.full_like(x, 0.2), lambda x: -0.2 * x.abs()):
-        estimate = estimate_at(name, p, q, lambda x, b=bump: optimal_outputs(name, p, q, x) + b(x))
+        estimate = estimate_at(name, p, q, lambda x, b=bump: optimal(name, p, q)(x) + b(x))
         assert estimate < truth or (name == "total_variation" and estimate <= truth)  # TV: any |v| >> 1 is optimal
 
 
@@ -162,4 +147,5 @@ def test_every_objective_trains_end_to_end(tmp_path):
 def test_non_saturating_option_is_checked(tmp_path):
     proc = run_ganlab("train", "objective=hinge", "objective.non_saturating=true", "data=grid25", *FAST,
                       f"hydra.run.dir={tmp_path}", check=False, env=ONE_THREAD)
-    assert proc.returncode == 2 and "objective.non_saturating applies to the f-GAN objectives" in proc.stderr
+    assert proc.returncode == 2 and "objective.non_saturating=True applies to objective=" in proc.stderr
+    assert "not to objective=hinge" in proc.stderr and "Traceback" not in proc.stderr

@@ -70,9 +70,9 @@ def test_multirun_makes_one_run_dir_per_job(tmp_path):
 def test_architecture_follows_the_data(sweep):
     import torch
 
-    state = torch.load(sweep["dcgan_mnist"] / "checkpoints" / "last.pt", weights_only=False)
+    state = torch.load(sweep["dcgan_mnist"] / "checkpoints" / "last.pt", weights_only=True)
     assert any(k.endswith("weight") and v.ndim == 4 for k, v in state["G"].items())  # conv on images
-    state = torch.load(sweep["dcgan_grid25"] / "checkpoints" / "last.pt", weights_only=False)
+    state = torch.load(sweep["dcgan_grid25"] / "checkpoints" / "last.pt", weights_only=True)
     assert all(v.ndim <= 2 for v in state["G"].values())  # MLP on 2-D points
     assert state["config"]["trainer"]["n_critic"] == 1
 
@@ -117,7 +117,8 @@ def test_resume_continues_exactly(tmp_path):
     full, half = read_scalars(tmp_path / "full"), read_scalars(tmp_path / "half")
     for tag in ("Loss/D", "Loss/G", "Penalty/gp", "LR/G"):
         a, b = dict(full[tag]), dict(half[tag])
-        assert sorted(b) == list(range(1, 21)), tag
+        first = 3 if tag == "Penalty/gp" else 1  # a lazy penalty is logged from its first evaluation (D step 3)
+        assert sorted(b) == sorted(a) == list(range(first, 21)), tag
         for step in range(11, 21):
             assert b[step] == pytest.approx(a[step], abs=1e-6), (tag, step)
     assert (tmp_path / "half" / "samples" / "step_0000020.png").is_file()

@@ -1,11 +1,25 @@
-"""Datasets as tensors that live on the training device, sampled by index (no DataLoader, no per-item work).
+"""Data sets as tensors that live on the training device, sampled by index (no DataLoader, no per-item work).
 
-``load_dataset(cfg.data)`` returns an :class:`ImageTensors` (uint8 images, normalised to [-1, 1] on the fly)
-or a :class:`GaussianMixture` (2-D points drawn fresh each batch).
+A data set is one module here that registers its loader (``@DATASETS.register("name")``: a function from the
+``data`` config section to a :class:`Dataset`) and one YAML file in ``configs/data/``.
 """
 
-from ganlab.data.base import Dataset, ImageTensors
-from ganlab.data.loaders import DATASETS, load_dataset
-from ganlab.data.toys import GaussianMixture
+from __future__ import annotations
 
-__all__ = ["DATASETS", "Dataset", "GaussianMixture", "ImageTensors", "load_dataset"]
+from collections.abc import Callable
+
+from omegaconf import DictConfig
+
+from ganlab.data.base import Dataset, ImageTensors, spec_of
+from ganlab.registry import Registry
+
+DATASETS: Registry[Callable[[DictConfig], Dataset]] = Registry("data.name", __name__, choose="data=<name>")
+
+
+def load_dataset(cfg: DictConfig) -> Dataset:
+    """Load ``cfg.name``, resized to ``cfg.image_size`` when that differs from the native size."""
+    data = DATASETS[cfg.name](cfg)
+    return data.resized(cfg.get("image_size"))  # type: ignore[attr-defined]
+
+
+__all__ = ["DATASETS", "Dataset", "ImageTensors", "load_dataset", "spec_of"]

@@ -1,41 +1,111 @@
-"""What every dataset offers the trainer: a shape, an optional number of classes, and ``sample(n)``."""
+"""What every data set offers: its shape and classes, ``sample(n)``, and the facts evaluation needs.
+
+A data set carries its own facts, so no other part of ganlab needs to know it by name: its held-out real
+images (:meth:`Dataset.test_split`), how many samples an evaluation draws, which labelled images a classifier
+is trained on to judge it and how that classifier's reading of a sample becomes a label, where that classifier
+is cached, and, for 2-D mixtures, the modes.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab.config.spec import DataSpec
 
-class Dataset(Protocol):
+IMAGE_EVAL_SAMPLES = 10_000  # samples per evaluation of image data (FID's customary count)
+
+
+@dataclass
+class FileParams:
+    """Keys of the data sets read from files in torchvision's layout."""
+
+    root: str = "data"  # the folder holding <root>/MNIST/raw, <root>/cifar-10-batches-py, ...
+    download: bool = False  # fetch missing files when the network allows
+
+
+class Dataset:
+    """The interface of every data set, with the defaults of one that has no facts to offer."""
+
     name: str
-    kind: str  # "image" or "points"
-    shape: tuple[int, ...]  # (C, H, W) for images, (2,) for points
-    num_classes: int | None  # None for unlabelled data
+    kind: str = "image"  # "image" or "points"
+    num_classes: int | None = None  # None for unlabelled data
+    eval_samples: int = IMAGE_EVAL_SAMPLES  # samples an evaluation draws by default
+    cache_dir: Path | None = None  # where classifiers judging this data are cached (None: the user's cache)
+    counts_modes = False  # its classes are modes to count (``modes``, ``reverse_kl``), as Stacked MNIST's 1,000
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """(C, H, W) for images, (2,) for points."""
+        raise NotImplementedError
 
     def sample(self, n: int) -> tuple[Tensor, Tensor | None]:
         """``n`` random training examples in the model's range, and their int64 labels (or None)."""
-        ...
+        raise NotImplementedError
 
-    def to(self, device: torch.device) -> Dataset: ...
+    def to(self, device: torch.device) -> Dataset:
+        raise NotImplementedError
+
+    def resized(self, size: int | None) -> Dataset:
+        """The data at ``size`` x ``size`` pixels (image data; others ignore it)."""
+        return self
+
+    def test_split(self) -> ImageTensors | None:
+        """Held-out real images (labelled when the data is), or None when the data set has none."""
+        return None
+
+    def classifier_data(self) -> ImageTensors | None:
+        """The labelled images a classifier is trained on to judge samples of this data; None: no classifier."""
+        return None
+
+    def read_labels(self, classify: Callable[[Tensor], Tensor], images: Tensor) -> Tensor:
+        """The labels of ``images`` as read by ``classify`` (images -> class indices) of the classifier above."""
+        return classify(images)
+
+    def modes(self) -> tuple[Tensor, float] | None:
+        """Centres and standard deviation of a mixture's modes (2-D toys), or None."""
+        return None
 
 
-class ImageTensors:
-    """Images held as one uint8 tensor ``(N, C, H, W)`` on the device; batches are drawn by random index."""
+def spec_of(data: Dataset) -> DataSpec:
+    return DataSpec(data.name, data.kind, tuple(data.shape), data.num_classes)
 
-    kind = "image"
 
-    def __init__(self, name: str, images: Tensor, labels: Tensor | None, num_classes: int | None = None):
+def resize(images: Tensor, size: int) -> Tensor:
+    """uint8 images resized to ``size`` x ``size`` (antialiased bilinear)."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    resized = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return resized.round_().clamp_(0, 255).to(torch.uint8)
+
+
+class ImageTensors(Dataset):
+    """Images held as one uint8 tensor ``(N, C, H, W)`` on the device; batches are drawn by random index.
+
+    ``test``: a function that reads the held-out split (or None); ``classified``: a classifier trained on these
+    images judges samples of them (labelled data whose classes a small CNN reads well: digits, garments).
+    """
+
+    def __init__(self, name: str, images: Tensor, labels: Tensor | None, num_classes: int | None = None, *,
+                 test: Callable[[], ImageTensors | None] | None = None, classified: bool = False,
+                 cache_dir: Path | None = None):
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError(f"images must be uint8 (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
-        self.name = name
-        self.images = images
-        self.labels = labels
-        self.shape = tuple(images.shape[1:])
+        self.name, self.images, self.labels = name, images, labels
         if labels is not None and num_classes is None:
             num_classes = int(labels.max()) + 1
         self.num_classes = num_classes if labels is not None else None
+        self._test, self.classified, self.cache_dir = test, classified and labels is not None, cache_dir
+        self._size: int | None = None  # the side the images were resized to (the test split follows)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.images.shape[1:])
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -51,33 +121,20 @@ class ImageTensors:
         y = self.labels.index_select(0, idx) if self.labels is not None else None
         return self.normalise(self.images.index_select(0, idx)), y
 
+    def resized(self, size: int | None) -> ImageTensors:
+        """These images at ``size`` x ``size`` (in place; the test split is resized when read)."""
+        if size:
+            self.images, self._size = resize(self.images, int(size)), int(size)
+        return self
+
     def to(self, device: torch.device) -> ImageTensors:
         self.images = self.images.to(device)
         self.labels = self.labels.to(device) if self.labels is not None else None
         return self
 
+    def test_split(self) -> ImageTensors | None:
+        test = self._test() if self._test is not None else None
+        return test.resized(self._size).to(self.images.device) if test is not None else None
 
-class StackedDigits:
-    """Three random digits stacked as the R, G and B channels of one image (Metz et al. 2017, Stacked MNIST):
-    1,000 classes, label ``100 a + 10 b + c``. Each batch draws fresh triples from the single-digit images."""
-
-    kind = "image"
-    num_classes = 1000
-
-    def __init__(self, name: str, digits: ImageTensors):
-        if digits.labels is None or digits.shape[0] != 1:
-            raise ValueError("stacked digits need labelled single-channel images")
-        self.name, self.digits = name, digits
-        self.shape = (3, *digits.shape[1:])
-        self.place = torch.tensor([100, 10, 1])
-
-    def sample(self, n: int) -> tuple[Tensor, Tensor]:
-        device = self.digits.images.device
-        idx = torch.randint(len(self.digits), (n, 3), device=device)
-        x = self.digits.images[idx, 0]  # (n, 3, H, W)
-        y = (self.digits.labels[idx] * self.place.to(device)).sum(dim=1)  # type: ignore[index]
-        return ImageTensors.normalise(x), y
-
-    def to(self, device: torch.device) -> StackedDigits:
-        self.digits.to(device)
-        return self
+    def classifier_data(self) -> ImageTensors | None:
+        return self if self.classified else None

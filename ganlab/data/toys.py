@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
+from omegaconf import DictConfig
 from torch import Tensor
 
+from ganlab.config.schema import key
+from ganlab.data import DATASETS
+from ganlab.data.base import Dataset
 
-class GaussianMixture:
-    """Equal-weight isotropic Gaussians at ``centers`` with standard deviation ``std``; fresh points each batch."""
+TOY_EVAL_SAMPLES = 2500  # points generated per evaluation, as in VEEGAN and PacGAN
+
+
+@dataclass
+class MixtureParams:
+    std: float = key(0.0, lo=0, hi=10)  # standard deviation of each Gaussian; 0: the data set's own
+
+
+class GaussianMixture(Dataset):
+    """Equal-weight isotropic Gaussians at ``centers`` with standard deviation ``std``; fresh points each batch.
+    Its modes are its facts: the evaluation counts samples near each centre."""
 
     kind = "points"
-    num_classes = None
-    shape = (2,)
+    shape = (2,)  # type: ignore[assignment]
+    eval_samples = TOY_EVAL_SAMPLES
 
     def __init__(self, name: str, centers: Tensor, std: float):
         self.name = name
@@ -29,6 +43,9 @@ class GaussianMixture:
         self.centers = self.centers.to(device)
         return self
 
+    def modes(self) -> tuple[Tensor, float]:
+        return self.centers, self.std
+
 
 def ring_centers(n: int = 8, radius: float = 1.0) -> Tensor:
     angles = torch.arange(n, dtype=torch.float64) * (2 * math.pi / n)
@@ -41,9 +58,13 @@ def grid_centers(values: tuple[float, ...] = (-4.0, -2.0, 0.0, 2.0, 4.0)) -> Ten
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 
 
-def ring8(std: float = 0.01) -> GaussianMixture:
-    return GaussianMixture("ring8", ring_centers(8, 1.0), std)
+@DATASETS.register("ring8", params=MixtureParams)
+def ring8(cfg: DictConfig | None = None) -> GaussianMixture:
+    """8 Gaussians evenly spaced on a circle of radius 1, sd 0.01."""
+    return GaussianMixture("ring8", ring_centers(8, 1.0), (cfg.std if cfg is not None else 0) or 0.01)
 
 
-def grid25(std: float = 0.05) -> GaussianMixture:
-    return GaussianMixture("grid25", grid_centers(), std)
+@DATASETS.register("grid25", params=MixtureParams)
+def grid25(cfg: DictConfig | None = None) -> GaussianMixture:
+    """25 Gaussians centred on {-4, -2, 0, 2, 4}^2, sd 0.05."""
+    return GaussianMixture("grid25", grid_centers(), (cfg.std if cfg is not None else 0) or 0.05)

@@ -1,10 +1,14 @@
-"""Sample-quality metrics: the 2-D mode protocol, Fréchet distances, classifier- and Inception-based scores.
+"""Sample-quality metrics. A metric family is one module here registering a :class:`Metric` subclass
+(``@METRICS.register("name")``); it says which data it applies to by asking the data set for its facts, so no
+data set is named in this folder. The :class:`~ganlab.metrics.evaluator.Evaluator` runs every family that
+applies."""
 
-Nothing heavy is imported here; each metric module imports what it needs when it is used.
-"""
+from __future__ import annotations
 
-from ganlab.metrics.frechet import frechet_distance, frechet_distance_of, gaussian_stats
-from ganlab.metrics.toy import TOY_SAMPLES, kl_to_uniform, mode_histogram, mode_metrics
+from typing import Any
 
-__all__ = ["TOY_SAMPLES", "frechet_distance", "frechet_distance_of", "gaussian_stats", "kl_to_uniform",
-           "mode_histogram", "mode_metrics"]
+from ganlab.registry import Registry
+
+METRICS: Registry[Any] = Registry("metric", __name__)
+
+__all__ = ["METRICS"]

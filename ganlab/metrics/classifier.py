@@ -1,9 +1,11 @@
 """A small digit classifier that ganlab trains on a labelled dataset's real images, for offline image metrics.
 
-Its penultimate features give ``fid_classifier`` (the Fréchet distance used by many MNIST GAN papers in place
-of Inception's), its predictions give ``class_kl`` and, for conditional models, ``label_accuracy``; on
-Stacked MNIST it reads each channel's digit to count the 1,000 modes. A trained classifier is cached in a file
-named by the data's name, shape and a fingerprint of its pixels, so it is trained once per dataset.
+It judges any data set that names labelled images for it (``Dataset.classifier_data``). Its penultimate
+features give ``fid_classifier`` (the Fréchet distance used by many MNIST GAN papers in place of Inception's),
+its predictions give ``class_kl`` and, for conditional models, ``label_accuracy``; on data whose classes are
+modes to count (Stacked MNIST: the data set reads a sample's label from the classifier's readings), ``modes``
+and ``reverse_kl``. A trained classifier is cached in a file named by the data's name, shape and a fingerprint
+of its pixels, so it is trained once per data set.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganlab.data import ImageTensors
+from ganlab.data import Dataset, ImageTensors
+from ganlab.metrics import METRICS
+from ganlab.metrics.base import Metric, Settings
+from ganlab.metrics.frechet import frechet_distance_of
+from ganlab.metrics.toy import kl_to_uniform
+from ganlab.runs import save_checkpoint
 
 FEATURES = 128  # width of the penultimate layer, the features of fid_classifier
-CLASSIFIABLE = ("digits", "mnist", "fashion_mnist", "stacked_mnist")  # labelled data a classifier is trained for
 
 
 class Classifier(nn.Module):
@@ -128,10 +134,51 @@ def load_or_train_classifier(train: ImageTensors, test: ImageTensors | None, cac
     model, acc, where = train_classifier(train, test, log=log)
     state = {"state": model.state_dict(), "num_classes": model.head[-1].out_features, "accuracy": acc, "measured_on": where}
     try:
-        from ganlab.training.checkpoint import save_checkpoint
-
         save_checkpoint(state, path)
         log(f"ganlab: classifier cached at {path}")
     except OSError as err:
         log(f"ganlab: could not cache the classifier in {cache_dir} ({err.strerror}); set eval.cache_dir=<dir>.")
     return model, acc
+
+
+@METRICS.register("classifier")
+class ClassifierMetrics(Metric):
+    """``fid_classifier``, ``class_kl`` (or ``modes`` and ``reverse_kl``), ``label_accuracy`` and the judge's own
+    ``classifier_accuracy``, for data that names the labelled images its classifier learns from."""
+
+    @classmethod
+    def applies(cls, data: Dataset, settings: Settings) -> bool:
+        return data.classifier_data() is not None and bool(data.num_classes)
+
+    def __init__(self, data: Dataset, settings: Settings):
+        super().__init__(data, settings)
+        judged = data.classifier_data()
+        assert judged is not None
+        cache = settings.cache_dir or data.cache_dir or default_cache_dir()
+        self.model, self.accuracy = load_or_train_classifier(judged, judged.test_split(), cache, log=settings.log)
+        self.real_features: Tensor | None = None
+        if judged is data:  # real features for fid_classifier, from a fixed subset of the training images
+            idx = torch.randperm(len(judged), generator=torch.Generator().manual_seed(0))[: settings.n]
+            real = ImageTensors.normalise(judged.images[idx.to(judged.images.device)])
+            self.real_features = self.model.features_and_logits(real)[0]
+
+    def classify(self, images: Tensor) -> Tensor:
+        return self.model.features_and_logits(images)[1].argmax(1)
+
+    def __call__(self, fake: Tensor, y: Tensor | None) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.real_features is not None:
+            feats, logits = self.model.features_and_logits(fake)
+            pred = logits.argmax(1)
+            out["fid_classifier"] = frechet_distance_of(feats.cpu().numpy(), self.real_features.cpu().numpy())
+        else:
+            pred = self.data.read_labels(self.classify, fake)
+        counts = torch.bincount(pred, minlength=int(self.data.num_classes or 0))
+        if self.data.counts_modes:
+            out.update({"modes": float((counts > 0).sum()), "reverse_kl": kl_to_uniform(counts)})
+        else:
+            out["class_kl"] = kl_to_uniform(counts)
+        if y is not None:
+            out["label_accuracy"] = float((pred == y).float().mean())
+        out["classifier_accuracy"] = float(self.accuracy)
+        return out

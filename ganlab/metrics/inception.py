@@ -12,7 +12,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ganlab.config import GanlabError
+from ganlab.data import Dataset, ImageTensors
+from ganlab.errors import GanlabError
+from ganlab.metrics import METRICS
+from ganlab.metrics.base import Metric, Settings
 
 INCEPTION_METRICS = ("fid", "kid", "inception_score", "precision", "recall")
 
@@ -24,6 +27,21 @@ def cached_weights() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / URL_INCEPTION_V3.rsplit("/", 1)[-1]
 
 
+def check_weights(path: Path) -> Path:
+    """``path`` if it holds only tensors (read with ``weights_only=True``): torch-fidelity unpickles the file
+    with code execution allowed, so nothing else may reach it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise ValueError("it is not a dict of tensors")
+    except Exception as err:
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        raise GanlabError(f"{path} is not the Inception weights ({type(err).__name__}: {first}); nothing in it was "
+                          f"run. Pass torch-fidelity's Inception-v3 weights file ({cached_weights().name}) with "
+                          "eval.inception_weights=<file>, or drop the key.") from err
+    return path
+
+
 def find_weights(path: str | None) -> Path | None:
     """The Inception weights to use: ``path`` when given (it must exist), else the library's cache, else None."""
     if path:
@@ -31,12 +49,12 @@ def find_weights(path: str | None) -> Path | None:
         if not given.is_file():
             raise GanlabError(f"eval.inception_weights={path}: no such file. Pass the file of torch-fidelity's "
                               f"Inception-v3 weights ({cached_weights().name}), or drop the key.")
-        return given
+        return check_weights(given)
     try:
         cached = cached_weights()
     except ImportError:
         return None
-    return cached if cached.is_file() else None
+    return check_weights(cached) if cached.is_file() else None
 
 
 def missing_weights_note() -> str:
@@ -80,3 +98,33 @@ def inception_metrics(fake: Tensor, real: Tensor, weights: Path, cuda: bool = Fa
         "precision": float(out[torch_fidelity.KEY_METRIC_PRECISION]),
         "recall": float(out[torch_fidelity.KEY_METRIC_RECALL]),
     }
+
+
+@METRICS.register("inception")
+class InceptionMetrics(Metric):
+    """FID, KID, IS, precision and recall of any images, when the Inception weights are at hand (else one line
+    says they are skipped)."""
+
+    @classmethod
+    def applies(cls, data: Dataset, settings: Settings) -> bool:
+        if data.kind != "image":
+            return False
+        if find_weights(settings.inception_weights) is None:
+            settings.log(missing_weights_note())
+            return False
+        return True
+
+    def __init__(self, data: Dataset, settings: Settings):
+        super().__init__(data, settings)
+        self.weights = find_weights(settings.inception_weights)
+
+    def real_images(self) -> Tensor:
+        if isinstance(self.data, ImageTensors):
+            idx = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(1))[: self.settings.n]
+            return ImageTensors.normalise(self.data.images[idx.to(self.data.images.device)])
+        return self.data.sample(self.settings.n)[0]
+
+    def __call__(self, fake: Tensor, y: Tensor | None) -> dict[str, float]:
+        assert self.weights is not None
+        torch.manual_seed(self.settings.seed)
+        return inception_metrics(fake, self.real_images(), self.weights, self.settings.device.type == "cuda")

@@ -12,7 +12,9 @@ import math
 import torch
 from torch import Tensor
 
-TOY_SAMPLES = 2500  # points generated per evaluation, as in both papers
+from ganlab.data import Dataset
+from ganlab.metrics import METRICS
+from ganlab.metrics.base import Metric, Settings
 
 
 def mode_histogram(points: Tensor, centers: Tensor, std: float, radius: float = 3.0) -> Tensor:
@@ -41,3 +43,16 @@ def mode_metrics(points: Tensor, centers: Tensor, std: float) -> dict[str, float
         "hq_fraction": float(counts.sum()) / len(points),
         "reverse_kl": kl_to_uniform(counts),
     }
+
+
+@METRICS.register("modes")
+class ModeMetrics(Metric):
+    """Data with known modes (a Gaussian mixture): the protocol above."""
+
+    @classmethod
+    def applies(cls, data: Dataset, settings: Settings) -> bool:
+        return data.modes() is not None
+
+    def __call__(self, fake: Tensor, y: Tensor | None) -> dict[str, float]:
+        centers, std = self.data.modes()  # type: ignore[misc]
+        return mode_metrics(fake, centers, std)

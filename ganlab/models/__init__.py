@@ -1,44 +1,60 @@
-"""Generators and discriminators. :func:`build_models` picks the architecture that fits the data."""
+"""Generators and discriminators. A network family is one module here that registers a :class:`Networks`
+subclass (``@NETWORKS.register("name", params=...)``) and one YAML preset in ``configs/model/`` naming it in
+``model.arch``; ``model.arch=auto`` picks the family made for the data's kind."""
 
 from __future__ import annotations
 
 from omegaconf import DictConfig
 from torch import nn
 
-from ganlab.config import GanlabError
-from ganlab.data import Dataset
-from ganlab.models.conv import ConvDiscriminator, ConvGenerator, conv_plan
+from ganlab.config.spec import DataSpec
+from ganlab.errors import GanlabError
 from ganlab.models.layers import apply_spectral_norm, init_normal
-from ganlab.models.mlp import MLPDiscriminator, MLPGenerator
-
-__all__ = ["ConvDiscriminator", "ConvGenerator", "MLPDiscriminator", "MLPGenerator", "build_models"]
+from ganlab.registry import Registry
 
 
-def build_models(cfg: DictConfig, data: Dataset) -> tuple[nn.Module, nn.Module]:
-    """The generator and discriminator for ``cfg`` (the ``model`` group) on ``data``."""
-    num_classes = data.num_classes if cfg.conditional else None
-    if cfg.conditional and not data.num_classes:
+class Networks:
+    """A family of G and D networks and what it supports."""
+
+    kinds: tuple[str, ...] = ("image", "points")  # data kinds it can model
+    default_for: tuple[str, ...] = ()  # data kinds for which model.arch=auto picks it
+    channels_last = False  # convolutional: NHWC memory layout pays off
+
+    @classmethod
+    def check(cls, spec: DataSpec) -> None:
+        """Raise a GanlabError when the family cannot model ``spec``'s data."""
+
+    @classmethod
+    def build(cls, cfg: DictConfig, spec: DataSpec, num_classes: int | None) -> tuple[nn.Module, nn.Module]:
+        raise NotImplementedError
+
+
+NETWORKS: Registry[type[Networks]] = Registry("model.arch", __name__, choose="model.arch=<name>")
+
+
+def networks_for(cfg: DictConfig, spec: DataSpec) -> type[Networks]:
+    """The family ``cfg.arch`` names, or for ``auto`` the one made for the data's kind."""
+    arch = str(cfg.arch)
+    if arch == "auto":
+        arch = next(name for name, fam in NETWORKS.items() if spec.kind in fam.default_for)
+    family = NETWORKS[arch]
+    if spec.kind not in family.kinds:
+        others = [n for n, f in NETWORKS.items() if spec.kind in f.kinds]
+        raise GanlabError(f"model.arch={arch} cannot model data={spec.name} ({spec.kind}). "
+                          f"Use model.arch={' or '.join(['auto', *others])}.")
+    family.check(spec)
+    return family
+
+
+def build_models(cfg: DictConfig, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
+    """The generator and discriminator for ``cfg`` (the ``model`` section) on data described by ``spec``."""
+    if cfg.conditional and not spec.num_classes:
         raise GanlabError(
-            f"model={cfg.name} is conditional and needs labelled data, but data={data.name} has no labels. "
+            f"model={cfg.name} is conditional and needs labelled data, but data={spec.name} has no labels. "
             "Use data=digits, mnist, fashion_mnist, cifar10 or a folder with class sub-folders, "
             "or set model.conditional=false."
         )
-    arch = str(cfg.arch.value if hasattr(cfg.arch, "value") else cfg.arch)
-    if arch == "auto":
-        arch = "mlp" if data.kind == "points" else "conv"
-    if arch == "conv":
-        if data.kind != "image":
-            raise GanlabError(f"model.arch=conv needs image data; data={data.name} is 2-D points. Use model.arch=mlp.")
-        try:
-            conv_plan(data.shape[1])
-        except ValueError as err:
-            raise GanlabError(f"{err}: set data.image_size to one of those sizes, or use model.arch=mlp.") from err
-        G: nn.Module = ConvGenerator(cfg.z_dim, data.shape, cfg.channels, _norm(cfg.g_norm), num_classes)
-        D: nn.Module = ConvDiscriminator(data.shape, cfg.channels, _norm(cfg.d_norm), num_classes)
-    else:
-        G = MLPGenerator(cfg.z_dim, data.shape, cfg.hidden, cfg.layers, _norm(cfg.g_norm), num_classes,
-                         tanh=data.kind == "image")
-        D = MLPDiscriminator(data.shape, cfg.hidden, cfg.layers, _norm(cfg.d_norm), num_classes, cfg.d_dropout)
+    G, D = networks_for(cfg, spec).build(cfg, spec, spec.num_classes if cfg.conditional else None)
     if cfg.init_std:
         init_normal(G, cfg.init_std)
         init_normal(D, cfg.init_std)
@@ -47,5 +63,9 @@ def build_models(cfg: DictConfig, data: Dataset) -> tuple[nn.Module, nn.Module]:
     return G, D
 
 
-def _norm(value: object) -> str:
+def norm_name(value: object) -> str:
+    """A ``model.g_norm`` / ``model.d_norm`` value as its name."""
     return str(getattr(value, "value", value))
+
+
+__all__ = ["NETWORKS", "Networks", "build_models", "networks_for", "norm_name"]

@@ -7,9 +7,21 @@ convolution that gives one logit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from ganlab.config.schema import key
+from ganlab.config.spec import DataSpec
+from ganlab.errors import GanlabError
+from ganlab.models import NETWORKS, Networks, norm_name
 from ganlab.models.layers import norm_layer, with_label
+
+
+@dataclass
+class ConvParams:
+    channels: int = key(64, lo=1, hi=4096)  # base width (DCGAN's ngf / ndf)
 
 
 def conv_plan(size: int) -> tuple[int, int]:
@@ -67,3 +79,26 @@ class ConvDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(with_label(x, y, self.num_classes)).view(-1)
+
+
+@NETWORKS.register("conv", params=ConvParams)
+class DCGAN(Networks):
+    """DCGAN's strided convolutions: images whose side is 4 * 2^k or 7 * 2^k."""
+
+    kinds = ("image",)
+    default_for = ("image",)
+    channels_last = True
+
+    @classmethod
+    def check(cls, spec: DataSpec) -> None:
+        try:
+            conv_plan(spec.shape[1])
+        except ValueError as err:
+            raise GanlabError(f"{err}: set data.image_size to one of those sizes, or use model.arch=mlp.") from err
+
+    @classmethod
+    def build(cls, cfg: DictConfig, spec: DataSpec, num_classes: int | None) -> tuple[nn.Module, nn.Module]:
+        shape = (spec.shape[0], spec.shape[1], spec.shape[2])
+        G = ConvGenerator(cfg.z_dim, shape, cfg.channels, norm_name(cfg.g_norm), num_classes)
+        D = ConvDiscriminator(shape, cfg.channels, norm_name(cfg.d_norm), num_classes)
+        return G, D

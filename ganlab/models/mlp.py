@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from ganlab.config.schema import key
+from ganlab.config.spec import DataSpec
+from ganlab.models import NETWORKS, Networks, norm_name
 from ganlab.models.layers import norm_layer, with_label
+
+
+@dataclass
+class MLPParams:
+    hidden: int = key(256, lo=1, hi=65536)  # width of each hidden layer
+    layers: int = key(2, lo=1, hi=64)  # hidden layers
+    d_dropout: float = key(0.0, lo=0, below=1)  # dropout after each hidden layer of D
 
 
 class MLPGenerator(nn.Module):
@@ -50,3 +62,17 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(with_label(x.flatten(1), y, self.num_classes)).view(-1)
+
+
+@NETWORKS.register("mlp", params=MLPParams)
+class MLP(Networks):
+    """Multilayer perceptrons: any data, as flat vectors."""
+
+    default_for = ("points",)
+
+    @classmethod
+    def build(cls, cfg: DictConfig, spec: DataSpec, num_classes: int | None) -> tuple[nn.Module, nn.Module]:
+        G = MLPGenerator(cfg.z_dim, spec.shape, cfg.hidden, cfg.layers, norm_name(cfg.g_norm), num_classes,
+                         tanh=spec.kind == "image")
+        D = MLPDiscriminator(spec.shape, cfg.hidden, cfg.layers, norm_name(cfg.d_norm), num_classes, cfg.d_dropout)
+        return G, D

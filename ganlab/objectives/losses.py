@@ -8,47 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-class Objective:
-    """The loss phases of one GAN objective, on discriminator outputs (logits for the probabilistic ones).
-
-    D's loss is a sum of a mean over real outputs and a mean over fake outputs; ``loss_real`` and
-    ``loss_fake`` give the per-sample terms, so the same loss can be integrated against densities.
-    """
-
-    name: str = ""
-    estimate_tag: str | None = None  # the TensorBoard tag of estimate(), if the objective has one
-    probabilistic: bool = False  # D outputs a logit of P(real): D/real and D/fake are logged as sigmoids
-
-    def loss_real(self, out: Tensor) -> Tensor:
-        """D's loss on each of its outputs for real samples."""
-        raise NotImplementedError
-
-    def loss_fake(self, out: Tensor) -> Tensor:
-        """D's loss on each of its outputs for generated samples."""
-        raise NotImplementedError
-
-    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        """The discriminator's loss (to minimise) on its outputs for a real and a fake batch."""
-        return self.loss_real(real).mean() + self.loss_fake(fake).mean()
-
-    def g_loss(self, fake: Tensor) -> Tensor:
-        """The generator's loss (to minimise) on the discriminator's outputs for a fake batch."""
-        raise NotImplementedError
-
-    def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:
-        """The divergence or distance that D's loss ``d_loss`` bounds from below (objectives with an estimate_tag)."""
-        raise NotImplementedError
-
-    def estimate(self, real: Tensor, fake: Tensor) -> Tensor | None:
-        """The divergence or distance the current discriminator estimates on this batch, or None."""
-        return self.estimate_from_d_loss(self.d_loss(real, fake)) if self.estimate_tag else None
-
-    def d_output(self, out: Tensor) -> Tensor:
-        """D's output as it is reported: a probability for probabilistic objectives, else the raw value."""
-        return torch.sigmoid(out) if self.probabilistic else out
+from ganlab.objectives import OBJECTIVES
+from ganlab.objectives.base import Objective
 
 
+@OBJECTIVES.register("minimax")
 class Minimax(Objective):
     """Goodfellow et al. 2014: min_G max_D E_p[log D(x)] + E_q[log(1 - D(G(z)))].
 
@@ -58,7 +22,11 @@ class Minimax(Objective):
 
     name = "minimax"
     probabilistic = True
+    divergence = "jensen_shannon"
     estimate_tag = "Divergence/jensen_shannon"
+
+    def optimal_output(self, log_ratio: Tensor) -> Tensor:
+        return log_ratio  # D* = p / (p + q) = sigmoid(log p - log q)
 
     def loss_real(self, out: Tensor) -> Tensor:
         return F.softplus(-out)  # -log D(x)
@@ -73,6 +41,7 @@ class Minimax(Objective):
         return (math.log(4.0) - d_loss) / 2
 
 
+@OBJECTIVES.register("non_saturating")
 class NonSaturating(Minimax):
     """The same D as minimax; G maximises log D(G(z)) instead (strong gradients early in training)."""
 
@@ -82,6 +51,7 @@ class NonSaturating(Minimax):
         return self.loss_real(fake).mean()  # -E[log D(G(z))]
 
 
+@OBJECTIVES.register("wasserstein")
 class Wasserstein(Objective):
     """Arjovsky et al. 2017: the critic maximises E_p[f(x)] - E_q[f(G(z))] (Kantorovich-Rubinstein).
 
@@ -89,6 +59,7 @@ class Wasserstein(Objective):
     """
 
     name = "wasserstein"
+    divergence = "wasserstein1"  # the optimal critic is not a function of the density ratio
     estimate_tag = "Wasserstein/estimate"
 
     def loss_real(self, out: Tensor) -> Tensor:
@@ -104,6 +75,7 @@ class Wasserstein(Objective):
         return -d_loss
 
 
+@OBJECTIVES.register("hinge")
 class Hinge(Objective):
     """Lim & Ye 2017, Miyato et al. 2018: D minimises E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]; G: -E[D(G(z))].
 
@@ -112,7 +84,11 @@ class Hinge(Objective):
     """
 
     name = "hinge"
+    divergence = "total_variation"
     estimate_tag = "Divergence/total_variation"
+
+    def optimal_output(self, log_ratio: Tensor) -> Tensor:
+        return log_ratio.sign()
 
     def loss_real(self, out: Tensor) -> Tensor:
         return F.relu(1.0 - out)
@@ -127,6 +103,7 @@ class Hinge(Objective):
         return 1.0 - d_loss / 2
 
 
+@OBJECTIVES.register("least_squares")
 class LeastSquares(Objective):
     """Mao et al. 2017 (a = 0, b = c = 1): D minimises 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2];
     G minimises 1/2 E[(D(G(z)) - 1)^2].
@@ -136,7 +113,11 @@ class LeastSquares(Objective):
     """
 
     name = "least_squares"
+    divergence = "triangular"
     estimate_tag = "Divergence/triangular"
+
+    def optimal_output(self, log_ratio: Tensor) -> Tensor:
+        return torch.sigmoid(log_ratio)
 
     def loss_real(self, out: Tensor) -> Tensor:
         return 0.5 * (out - 1.0).square()
@@ -149,6 +130,3 @@ class LeastSquares(Objective):
 
     def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:
         return 2.0 - 8.0 * d_loss
-
-
-BASIC_OBJECTIVES: tuple[type[Objective], ...] = (Minimax, NonSaturating, Wasserstein, Hinge, LeastSquares)

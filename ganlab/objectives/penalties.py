@@ -1,19 +1,46 @@
-"""Lipschitz constraints and gradient regularisers of the discriminator (the ``penalty`` config group)."""
+"""Lipschitz constraints and gradient regularisers of the discriminator (the ``penalty`` config group).
+
+A penalty is a term added to D's loss (``__call__``) and/or a projection after each D step
+(``after_d_step``). It reports what it has to say through ``report(tag, value)`` (device tensors; the step
+keeps the last reported values, so a lazy penalty's tags hold between its evaluations).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
-from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from ganlab.config.schema import key
+from ganlab.objectives import PENALTIES
 
+Report = Callable[[str, Tensor], None]
+
+
+def _ignore(tag: str, value: Tensor) -> None:
+    """A ``report`` that keeps nothing."""
+
+
+@dataclass
+class WeightParams:
+    weight: float = key(10.0, lo=0, hi=1e6)  # lambda of a gradient penalty, gamma of R1 / R2
+
+
+@dataclass
+class ClipParams:
+    clip: float = key(0.01, above=0, hi=1e3)  # weight-clipping bound
+
+
+@PENALTIES.register("none")
 class Penalty:
-    """A term added to D's loss (``__call__``) and/or a projection after each D step (``after_d_step``)."""
+    """No penalty; the base of the others."""
 
     name = "none"
-    tag: str | None = None  # the TensorBoard tag of the term's value
+    gradient = False  # a term of D's loss through its input gradient: may be lazy (penalty.every)
 
-    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor | None:
+    def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None, report: Report = _ignore) -> Tensor | None:
         """The penalty on D for a real batch and a fake batch, both of the classes ``y`` (or None)."""
         return None
 
@@ -21,12 +48,13 @@ class Penalty:
         return None
 
 
+@PENALTIES.register("clip", params=ClipParams)
 class WeightClip(Penalty):
     """WGAN's weight clipping: every D parameter is clamped to [-c, c] after each D step."""
 
     name = "clip"
 
-    def __init__(self, clip: float):
+    def __init__(self, clip: float = 0.01):
         self.clip = clip
 
     @torch.no_grad()
@@ -36,52 +64,80 @@ class WeightClip(Penalty):
 
 
 def input_grad_norm(D: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
-    """||d D(x) / d x|| per sample, with the graph kept so the norm can be penalised."""
+    """||d D(x) / d x|| per sample, in fp32, with the graph kept so the norm can be penalised."""
     x = x.detach().requires_grad_(True)
     out = D(x, y)
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(out.float().sum(), x, create_graph=True)
     return grad.flatten(1).float().norm(dim=1)
 
 
-class GradientPenalty(Penalty):
+class InputGradientPenalty(Penalty):
+    """A term on the norm of D's input gradient at some points; reports the term and the mean norm there."""
+
+    gradient = True
+
+    def __init__(self, weight: float = 10.0):
+        self.weight = weight
+
+    def points(self, real: Tensor, fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def term(self, norm: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, D, real, fake, y, report=_ignore):
+        norm = input_grad_norm(D, self.points(real, fake), y)
+        value = self.term(norm)
+        report(f"Penalty/{self.name}", value.detach())
+        report(f"Penalty/{self.name}_grad_norm", norm.detach().mean())
+        return value
+
+
+@PENALTIES.register("gp", params=WeightParams)
+class GradientPenalty(InputGradientPenalty):
     """WGAN-GP (Gulrajani et al. 2017): weight * E[(||grad D(x_hat)|| - 1)^2] on x_hat = a x + (1 - a) G(z),
-    a ~ U[0, 1] per sample. ``one_sided`` penalises only norms above 1."""
+    a ~ U[0, 1] per sample."""
 
-    def __init__(self, weight: float, one_sided: bool = False):
-        self.weight, self.one_sided = weight, one_sided
-        self.name = "gp_one_sided" if one_sided else "gp"
-        self.tag = f"Penalty/{self.name}"
+    name = "gp"
+    one_sided = False
 
-    def __call__(self, D, real, fake, y):
+    def points(self, real: Tensor, fake: Tensor) -> Tensor:
         alpha = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device, dtype=real.dtype)
-        x_hat = alpha * real.detach() + (1 - alpha) * fake.detach()
-        excess = input_grad_norm(D, x_hat, y) - 1.0
+        return alpha * real.detach() + (1 - alpha) * fake.detach()
+
+    def term(self, norm: Tensor) -> Tensor:
+        excess = norm - 1.0
         if self.one_sided:
             excess = excess.clamp(min=0.0)
         return self.weight * excess.square().mean()
 
 
-class ZeroCentredPenalty(Penalty):
-    """R1 / R2 (Mescheder et al. 2018): weight / 2 * E[||grad D(x)||^2] on real (R1) or fake (R2) samples."""
+@PENALTIES.register("gp_one_sided", params=WeightParams)
+class OneSidedGradientPenalty(GradientPenalty):
+    """The one-sided variant: only gradient norms above 1 are penalised."""
 
-    def __init__(self, weight: float, on_real: bool):
-        self.weight, self.on_real = weight, on_real
-        self.name = "r1" if on_real else "r2"
-        self.tag = f"Penalty/{self.name}"
-
-    def __call__(self, D, real, fake, y):
-        return 0.5 * self.weight * input_grad_norm(D, real if self.on_real else fake, y).square().mean()
+    name = "gp_one_sided"
+    one_sided = True
 
 
-GRADIENT_PENALTIES = ("gp", "gp_one_sided", "r1", "r2")  # terms in D's loss, which penalty.every can make lazy
-PENALTIES = ("none", "clip", *GRADIENT_PENALTIES)
+@PENALTIES.register("r1", params=WeightParams)
+class R1(InputGradientPenalty):
+    """R1 (Mescheder et al. 2018): weight / 2 * E[||grad D(x)||^2] on real samples."""
+
+    name = "r1"
+
+    def points(self, real: Tensor, fake: Tensor) -> Tensor:
+        return real
+
+    def term(self, norm: Tensor) -> Tensor:
+        return 0.5 * self.weight * norm.square().mean()
 
 
-def build_penalty(cfg: DictConfig) -> Penalty:
-    if cfg.name == "clip":
-        return WeightClip(cfg.clip)
-    if cfg.name in ("gp", "gp_one_sided"):
-        return GradientPenalty(cfg.weight, one_sided=cfg.name == "gp_one_sided")
-    if cfg.name in ("r1", "r2"):
-        return ZeroCentredPenalty(cfg.weight, on_real=cfg.name == "r1")
-    return Penalty()
+@PENALTIES.register("r2", params=WeightParams)
+class R2(R1):
+    """R2: the same on generated samples."""
+
+    name = "r2"
+
+    def points(self, real: Tensor, fake: Tensor) -> Tensor:
+        return fake

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
-from ganlab.config import GanlabError
+from ganlab.errors import GanlabError
 
 
 def resolve_device(cfg: DictConfig) -> torch.device:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.data import Dataset
-from ganlab.training.samples import generate
+from ganlab.runs import generate
 
 DIVERSITY_BATCH = 256  # samples in the fixed-noise batch and the real batch
 WARMUP = 0.25  # no collapse warning in the first quarter of training, while G is still spreading out

@@ -9,21 +9,10 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.data import Dataset
-from ganlab.logging import image_grid, save_png, scatter_plot
+from ganlab.figures import image_grid, save_png, scatter_plot
+from ganlab.runs import generate
 
 POINTS_SHOWN = 1000  # generated points drawn in a 2-D scatter plot
-
-
-@torch.no_grad()
-def generate(G: nn.Module, z: Tensor, y: Tensor | None = None, chunk: int = 1024) -> Tensor:
-    """G(z, y) in eval mode (BatchNorm on running statistics), in chunks; G's mode is restored after."""
-    was_training = G.training
-    G.eval()
-    try:
-        parts = [G(z[i : i + chunk], None if y is None else y[i : i + chunk]) for i in range(0, len(z), chunk)]
-    finally:
-        G.train(was_training)
-    return torch.cat(parts).float()
 
 
 def class_rows(num_classes: int, per_class: int, device: torch.device | str = "cpu") -> Tensor:

@@ -6,8 +6,9 @@ step only, and multiplied by ``penalty_every`` there, so it weighs the same on a
 
 The last critic step's fake batch is generated with its graph kept and reused for the generator step, so G
 runs forward once per iteration (the D step sees it detached; the earlier critic steps generate without a
-graph). Nothing here reads a value back to the host: the statistics come back as one device tensor that the
-trainer reads only when it logs.
+graph). Nothing here reads a value back to the host: the statistics come back as named device tensors that
+the trainer reads only when it logs. Each part reports its own: the objective its losses and estimate, the
+penalty whatever tags it reports (kept between the evaluations of a lazy penalty).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.data import Dataset
-from ganlab.objectives import Objective
+from ganlab.objectives.base import Objective
 from ganlab.objectives.penalties import Penalty
+
+Stats = dict[str, Tensor]  # TensorBoard tag -> a 0-d device tensor
 
 
 def grad_norm(module: nn.Module) -> Tensor:
@@ -40,14 +43,14 @@ def compile_networks(G: nn.Module, D: nn.Module, backend: str = "inductor") -> t
 
 
 class GANStep:
-    """Updates G and D for one generator step. ``stat_names`` names the entries of the returned vector.
+    """Updates G and D for one generator step and returns their statistics by name.
 
     ``compiled``: optional ``(G, D)`` forward functions (from :func:`compile_networks`) used in place of the
     modules' own forwards for the adversarial terms.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-                 objective: Objective, penalty: Penalty, n_critic: int, batch_size: int,
+                 objective: Objective, penalty: Penalty, *, n_critic: int, batch_size: int,
                  autocast_dtype: torch.dtype | None = None, channels_last: bool = False,
                  compiled: tuple[Callable, Callable] | None = None, penalty_every: int = 1):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
@@ -56,19 +59,20 @@ class GANStep:
         self.objective, self.penalty, self.penalty_every = objective, penalty, penalty_every
         self.d_steps = 0
         self.device = next(G.parameters()).device
-        self.last_penalty = torch.zeros((), device=self.device)  # logged on the steps a lazy penalty skips
+        self.penalty_stats: Stats = {}  # the penalty's last report, logged on the steps a lazy penalty skips
         self.n_critic, self.batch_size = n_critic, batch_size
         self.autocast_dtype, self.channels_last = autocast_dtype, channels_last
-        self.stat_names = ["Loss/D", "Loss/G", "D/real", "D/fake"]
-        self.stat_names += [t for t in (objective.estimate_tag, penalty.tag) if t]
+
+    def _report_penalty(self, tag: str, value: Tensor) -> None:
+        self.penalty_stats[tag] = value.detach().float()
 
     def state_dict(self) -> dict[str, Any]:
-        """The D steps taken (they decide a lazy penalty's steps) and the penalty's last value, for resuming."""
-        return {"d_steps": self.d_steps, "last_penalty": float(self.last_penalty)}
+        """The D steps taken (they decide a lazy penalty's steps) and the penalty's last report, for resuming."""
+        return {"d_steps": self.d_steps, "penalty_stats": {k: float(v) for k, v in self.penalty_stats.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.d_steps = int(state["d_steps"])
-        self.last_penalty = torch.tensor(float(state.get("last_penalty", 0.0)), device=self.device)
+        self.penalty_stats = {k: torch.tensor(v, device=self.device) for k, v in state.get("penalty_stats", {}).items()}
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
@@ -88,10 +92,10 @@ class GANStep:
         for p in self.d_params:
             p.requires_grad_(not frozen)
 
-    def __call__(self, data: Dataset, measure_grads: bool = False) -> tuple[Tensor, Tensor | None]:
-        """One generator step. Returns the statistics vector and, if asked, the (D, G) gradient norms."""
+    def __call__(self, data: Dataset, measure_grads: bool = False) -> tuple[Stats, Stats]:
+        """One generator step. Returns its statistics and, if asked, the gradient norms (GradNorm/D, GradNorm/G)."""
         G, D, objective, penalty = self.g_forward, self.d_forward, self.objective, self.penalty
-        grads: list[Tensor] = []
+        grads: Stats = {}
 
         # --- D phase: n_critic steps on fresh real and fake batches ---------------------------------------
         for i in range(self.n_critic):
@@ -105,15 +109,12 @@ class GANStep:
                 loss_d = objective.d_loss(d_real, d_fake)
                 pen = None  # a lazy penalty's skipped step; the eager D below: penalties differentiate it twice
                 if self.d_steps % self.penalty_every == 0:
-                    pen = penalty(self.D, real, fake, y)
-            total = loss_d
-            if pen is not None:
-                self.last_penalty = pen.detach()
-                total = loss_d + self.penalty_every * pen
+                    pen = penalty(self.D, real, fake, y, self._report_penalty)
+            total = loss_d if pen is None else loss_d + self.penalty_every * pen
             self.opt_d.zero_grad(set_to_none=True)
             total.backward()
             if measure_grads and keep_graph:
-                grads.append(grad_norm(self.D))
+                grads["GradNorm/D"] = grad_norm(self.D)
             self.opt_d.step()
             penalty.after_d_step(self.D)
 
@@ -124,15 +125,14 @@ class GANStep:
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         if measure_grads:
-            grads.append(grad_norm(self.G))
+            grads["GradNorm/G"] = grad_norm(self.G)
         self.opt_g.step()
         self._freeze_d(False)
 
         with torch.no_grad():  # the statistics need no graph
             d_real, d_fake = d_real.detach(), d_fake.detach()
-            stats = [loss_d, loss_g, objective.d_output(d_real).mean(), objective.d_output(d_fake).mean()]
+            stats: Stats = {"Loss/D": loss_d.detach(), "Loss/G": loss_g.detach(),
+                            "D/real": objective.d_output(d_real).mean(), "D/fake": objective.d_output(d_fake).mean()}
             if objective.estimate_tag:
-                stats.append(objective.estimate(d_real, d_fake))
-            if penalty.tag:
-                stats.append(self.last_penalty)
-            return torch.stack(stats), (torch.stack(grads) if grads else None)
+                stats[objective.estimate_tag] = objective.estimate(d_real, d_fake)  # type: ignore[assignment]
+            return {**stats, **self.penalty_stats}, grads

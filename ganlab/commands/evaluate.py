@@ -7,13 +7,15 @@ from pathlib import Path
 
 from omegaconf import MISSING, OmegaConf
 
-from ganlab.config import GanlabError, parse_args
+from ganlab.commands.sample import open_run
+from ganlab.config import parse_args
+from ganlab.console import say
 
 
 @dataclass
 class EvalArgs:
     run: str = MISSING  # a run dir written by `ganlab train`
-    n: int | None = None  # samples; None: the protocol's (2,500 for 2-D toys, 10,000 images, 26,000 stacked_mnist)
+    n: int | None = None  # samples; None: the data set's own count (2,500 for 2-D toys, 10,000 images, ...)
     checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
     seed: int = 0  # of the evaluation noise
     device: str = "auto"
@@ -23,26 +25,29 @@ class EvalArgs:
 
 
 def main(args: list[str]) -> int:
-    from ganlab.config import TrainConfig
+    from ganlab.commands.config import check, schema
     from ganlab.data import load_dataset
+    from ganlab.metrics.base import Settings
     from ganlab.metrics.evaluator import Evaluator, metrics_table, write_metrics_json
-    from ganlab.sample import load_generator
 
     a = parse_args(args, EvalArgs, "eval")
-    if a.n is not None and a.n < 2:
-        raise GanlabError(f"n must be at least 2 samples, got {a.n}.")
-    run = Path(a.run)
-    G, state, _ = load_generator(run, a.checkpoint, a.device)
-    cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), state["config"])
+    G, state = open_run(a.run, a.checkpoint, a.device)
+    cfg = OmegaConf.merge(OmegaConf.structured(schema()), state["config"])
+    if a.n is not None:
+        cfg.eval.n = a.n
+    check(cfg)  # eval.n's range, among the rest
     device = next(G.parameters()).device
     data = load_dataset(cfg.data).to(device)
-    evaluator = Evaluator(data, cfg.data, device, n=a.n, inception_weights=a.inception_weights or cfg.eval.inception_weights,
-                          cache_dir=a.cache_dir or cfg.eval.cache_dir, seed=a.seed)
+    cache = a.cache_dir or cfg.eval.cache_dir
+    settings = Settings(device, int(cfg.eval.n or data.eval_samples), a.seed,
+                        a.inception_weights or cfg.eval.inception_weights, Path(cache).expanduser() if cache else None, say)
+    evaluator = Evaluator(data, settings)
     metrics = evaluator(G)
     step = int(state["step"])
-    print(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}")
-    print(metrics_table(metrics, step))
+    run = Path(a.run)
+    say(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}")
+    say(metrics_table(metrics, step))
     out = Path(a.out) if a.out else run / "metrics.json"
     write_metrics_json(out, step, metrics)
-    print(f"ganlab: wrote {out}")
+    say(f"ganlab: wrote {out}")
     return 0

@@ -11,20 +11,37 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ganlab.config import GanlabError, TrainConfig, config_dir, register_schema
+from ganlab.commands.config import check, config_dir, register_schema, schema
+from ganlab.console import warn
+from ganlab.errors import GanlabError
 
 # Hydra flags whose value is the next word on the command line
 _FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
                      "--config-dir", "-cd", "--experimental-rerun"}
 
 
-def _schema_fields(node: type) -> dict[str, object]:
+def _fields(node: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(node)}
 
 
+def _section(f: dataclasses.Field) -> type | None:
+    """The dataclass of a section field (e.g. ``model``), or None for a plain key."""
+    if f.default_factory is dataclasses.MISSING:  # type: ignore[misc]
+        return None
+    made = f.default_factory()  # type: ignore[misc]
+    return type(made) if dataclasses.is_dataclass(made) else None
+
+
+def _groups(args: list[str]) -> set[str]:
+    """The config groups (folders of YAML options) of ganlab's configs and of any ``--config-dir``."""
+    dirs = [config_dir()] + [Path(args[i + 1]).expanduser() for i, a in enumerate(args[:-1]) if a in ("--config-dir", "-cd")]
+    return {p.relative_to(d).as_posix() for d in dirs if d.is_dir() for p in d.rglob("*") if p.is_dir()}
+
+
 def check_override_keys(args: list[str]) -> None:
-    """Reject a misspelt ``section.key=value`` before Hydra starts, naming the valid keys of that section."""
-    skip_next = False
+    """Reject a misspelt or unknown ``key=value`` (with or without ``+``) before Hydra starts, naming the valid
+    keys of its section: the schema is closed, so no key is ever accepted and ignored."""
+    skip_next, groups = False, None
     for arg in args:
         if skip_next:
             skip_next = False
@@ -32,29 +49,30 @@ def check_override_keys(args: list[str]) -> None:
         if arg in _FLAGS_WITH_VALUE:
             skip_next = True
             continue
-        if arg.startswith(("-", "+", "~", "hydra.")) or "=" not in arg:
+        key = arg.split("=", 1)[0].lstrip("+~")
+        if arg.startswith("-") or "=" not in arg or key.startswith("hydra.") or key == "hydra":
             continue
-        key = arg.split("=", 1)[0]
-        if "." not in key:
-            continue
-        node: type = TrainConfig
+        if "." not in key and arg.startswith(("+", "~")):
+            groups = groups if groups is not None else _groups(args)
+            if key in groups:
+                continue  # adding a config group of the user's own (e.g. +experiment=...)
+        node: type | None = schema()
         path: list[str] = []
         for part in key.split("."):
-            fields = _schema_fields(node)
+            fields = _fields(node)  # type: ignore[arg-type]
             if part not in fields:
                 where = ".".join(path) or "the top level"
                 close = difflib.get_close_matches(part, list(fields), n=1)
                 hint = f" Did you mean '{'.'.join([*path, close[0]])}'?" if close else ""
                 raise GanlabError(
-                    f"unknown config key '{key}'.{hint} Valid keys in {where}: {', '.join(fields)}. "
-                    "Print the whole config with `ganlab train --cfg job`; add a new key with '+key=value'."
+                    f"unknown config key '{key}'.{hint} Valid keys in {where}: {', '.join(fields)}. ganlab's "
+                    "configs are closed: a key that nothing reads is an error, not a silent default. Print the "
+                    "whole config with `ganlab train --cfg job`."
                 )
             path.append(part)
-            field_type = fields[part].type  # type: ignore[attr-defined]
-            resolved = getattr(sys.modules[TrainConfig.__module__], str(field_type), None)
-            if not (isinstance(resolved, type) and dataclasses.is_dataclass(resolved)):
+            node = _section(fields[part])
+            if node is None:
                 break
-            node = resolved
 
 
 def _resume_args(args: list[str]) -> list[str]:
@@ -73,14 +91,38 @@ def _resume_args(args: list[str]) -> list[str]:
     return []
 
 
+def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> object:
+    """Train a run described by ``cfg`` in ``run_dir`` (or continue the one named by ``cfg.resume``)."""
+    from ganlab.console import say
+    from ganlab.runs import load_checkpoint
+    from ganlab.training.loop import Trainer
+    from ganlab.training.state import resumed_config
+
+    state = None
+    if cfg.resume:
+        state = load_checkpoint(Path(cfg.resume) / "checkpoints" / "last.pt")
+        cfg = resumed_config(schema(), state["config"], list(overrides))
+        cfg.resume = None
+        if cfg.trainer.steps <= state["step"]:
+            raise GanlabError(
+                f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
+            )
+    check(cfg, overrides)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, run_dir, resume_state=state, overrides=overrides)
+    verb = f"resuming at step {trainer.step}" if state else "training"
+    say(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
+        f"penalty={cfg.penalty.name} on {trainer.device}, {cfg.trainer.steps} steps -> {run_dir}")
+    trainer.fit()
+    return trainer
+
+
 @hydra.main(version_base=None, config_path=None, config_name="train")
 def _task(cfg: DictConfig) -> None:
-    from ganlab.training.trainer import train
-
     try:
         train(cfg, run_dir=Path(HydraConfig.get().runtime.output_dir), overrides=HydraConfig.get().overrides.task)
     except GanlabError as err:
-        print(f"ganlab train: error: {err}", file=sys.stderr)
+        warn(f"ganlab train: error: {err}")
         sys.exit(2)
 
 
@@ -126,7 +168,7 @@ def app_help(args: list[str]) -> str | None:
     return Template(template).substitute(APP_CONFIG_GROUPS=listing, CONFIG=OmegaConf.to_yaml(cfg))
 
 
-def run_hydra(args: list[str]) -> int:
+def main(args: list[str]) -> int:
     """Run the Hydra app with ``args`` as its command line (everything after ``ganlab train``)."""
     check_override_keys(args)
     register_schema()

@@ -16,7 +16,9 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from ganlab.config import GanlabError, parse_args
+from ganlab.config import parse_args
+from ganlab.console import say
+from ganlab.errors import GanlabError
 
 
 @dataclass
@@ -76,7 +78,7 @@ def swept_keys(rows: list[RunRow]) -> tuple[list[str], dict[str, str]]:
 
 def build_table(rows: list[RunRow], keys: list[str]) -> tuple[list[str], list[list[Any]], Any]:
     """Header, rows sorted by the final headline metric (best first, missing last), and the headline."""
-    from ganlab.metrics.evaluator import headline_for
+    from ganlab.metrics.base import headline_for
 
     metrics = [m for m in dict.fromkeys(m for r in rows for m in r.final) if m != "step"]
     headline = headline_for(metrics)
@@ -160,7 +162,7 @@ def main(args: list[str]) -> int:
     out = Path(a.out) if a.out else sweep
     out.mkdir(parents=True, exist_ok=True)
     shared = " ".join(f"{k}={v}" for k, v in common.items())
-    print(render_text(header, table))
+    say(render_text(header, table))
     title = f"# Sweep report: {sweep}\n\nEvery run: `{shared or '(no overrides)'}`.\n\n"
     note = (f"Sorted by final `{headline.name}` ({'lower' if headline.lower_is_better else 'higher'} is better)."
             if headline else "No run has metrics: train with eval.at_end=true or run `ganlab eval run=<dir>`.")
@@ -171,5 +173,5 @@ def main(args: list[str]) -> int:
     if headline is not None:
         plot([r for r in rows], headline, swept, out / "report.png")
         written.append("report.png")
-    print(f"\nEvery run: {shared or '(no overrides)'}\n{note}\nganlab: wrote {', '.join(str(out / w) for w in written)}")
+    say(f"\nEvery run: {shared or '(no overrides)'}\n{note}\nganlab: wrote {', '.join(str(out / w) for w in written)}")
     return 0

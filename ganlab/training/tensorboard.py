@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 
-from ganlab.logging.figures import as_chw
+from ganlab.figures import as_chw
 
 # Custom Scalars tab: the two losses in one chart, so their oscillation is visible at a glance
 LAYOUT = {

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from omegaconf import MISSING, OmegaConf
-from torch import nn
 
-from ganlab.config import GanlabError, parse_args
+from ganlab.config import parse_args
+from ganlab.console import say
+from ganlab.errors import GanlabError
 
 
 @dataclass
@@ -25,28 +25,17 @@ class SampleArgs:
     checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
 
 
-def load_generator(run_dir: Path, checkpoint: str = "last",
-                   device: str = "auto") -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
-    """The generator of a run (eval mode, on ``device``), its config and its data spec (name, kind, shape)."""
-    from ganlab.models import build_models
-    from ganlab.training.checkpoint import load_checkpoint
+def open_run(run: str, checkpoint: str, device: str) -> tuple[torch.nn.Module, dict]:
+    """A run's generator on the device a command asked for (``auto``, ``cpu``, ``cuda``, ``mps``)."""
+    from ganlab.runs import load_generator
     from ganlab.training.device import resolve_device
-    from ganlab.training.trainer import spec_namespace
 
-    if not run_dir.is_dir():
-        raise GanlabError(f"run dir '{run_dir}' does not exist. Pass run=<dir> as printed by `ganlab train`.")
-    name = checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt"
-    state = load_checkpoint(run_dir / "checkpoints" / name)
-    cfg = OmegaConf.create(state["config"])
-    G, _ = build_models(cfg.model, spec_namespace(state["data"]))
-    G.load_state_dict(state["G"])
-    dev = resolve_device(OmegaConf.create({"type": device}))
-    return G.to(dev).eval(), state, state["data"]
+    return load_generator(Path(run), checkpoint, resolve_device(OmegaConf.create({"type": device})))
 
 
 def main(args: list[str]) -> int:
-    from ganlab.logging import image_grid, save_png
-    from ganlab.training.samples import generate
+    from ganlab.figures import image_grid, save_png, scatter_plot
+    from ganlab.runs import generate
 
     a = parse_args(args, SampleArgs, "sample")
     out = Path(a.out)
@@ -54,7 +43,7 @@ def main(args: list[str]) -> int:
         raise GanlabError(f"out={a.out}: the file must end in .npz (arrays) or .png (a grid of images).")
     if a.n <= 0:
         raise GanlabError(f"n must be positive, got {a.n}.")
-    G, state, spec = load_generator(Path(a.run), a.checkpoint, a.device)
+    G, state = open_run(a.run, a.checkpoint, a.device)
     device = next(G.parameters()).device
     num_classes = getattr(G, "num_classes", None)
     nrow = None
@@ -81,12 +70,10 @@ def main(args: list[str]) -> int:
             arrays["labels"] = y.cpu().numpy().astype(np.int64)
         np.savez(out, **arrays)
     else:
-        if spec["kind"] == "points":
-            from ganlab.logging import scatter_plot
-
+        if state["data"]["kind"] == "points":
             picture = scatter_plot(x, title=f"{a.n} samples, step {state['step']}")
         else:
             picture = image_grid(x, nrow)
         save_png(picture, out)
-    print(f"ganlab: wrote {a.n} samples of {Path(a.run)} (step {state['step']}) to {out}")
+    say(f"ganlab: wrote {a.n} samples of {Path(a.run)} (step {state['step']}) to {out}")
     return 0

@@ -1,0 +1,31 @@
+"""``key=value`` arguments of the commands other than ``train`` (``sample``, ``eval``, ``report``, ...)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from omegaconf import DictConfig
+
+from ganlab.errors import GanlabError
+
+
+def parse_args(args: list[str], schema: type, command: str) -> DictConfig:
+    """Parse ``key=value`` words into ``schema`` (a dataclass); unknown keys, bad types and missing
+    required keys become a GanlabError naming the valid keys."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    valid = ", ".join(f.name for f in dataclasses.fields(schema))
+    bad = [a for a in args if "=" not in a or a.startswith("=")]
+    if bad:
+        raise GanlabError(f"expected key=value words, got {' '.join(bad)}. `ganlab {command}` takes: {valid}.")
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.from_dotlist(args))
+    except OmegaConfBaseException as err:
+        msg = str(err).splitlines()[0]
+        raise GanlabError(f"{msg}. `ganlab {command}` takes: {valid}.") from err
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise GanlabError(f"`ganlab {command}` needs {', '.join(f'{k}=<value>' for k in missing)} (it takes: {valid}).")
+    assert isinstance(cfg, DictConfig)
+    return cfg

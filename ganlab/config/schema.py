@@ -1,0 +1,157 @@
+"""The configuration schema: typed sections whose every key has a documented range.
+
+Hydra merges every YAML file of ``configs/`` into these dataclasses, so a misspelt key or a value of the wrong
+type stops a run before it starts. A part (a network, a dataset, a penalty, ...) owns the keys only it reads:
+it declares them as a dataclass when it registers (see :mod:`ganlab.registry`), and :func:`train_schema` adds
+them to their section. Ranges live beside each key (``field(metadata=...)`` through :func:`key`) and are
+checked in one pass by :mod:`ganlab.config.checks`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from omegaconf import MISSING
+
+
+def key(default: Any, *, lo: float | None = None, hi: float | None = None, above: float | None = None,
+        below: float | None = None, choices: tuple[str, ...] | None = None, doc: str = "") -> Any:
+    """A schema field with its valid range: ``lo <= v <= hi``, ``above < v < below``, or one of ``choices``."""
+    meta = {k: v for k, v in dict(lo=lo, hi=hi, above=above, below=below, choices=choices, doc=doc).items()
+            if v is not None and v != ""}
+    return field(default=default, metadata=meta)
+
+
+class Norm(str, Enum):
+    batch = "batch"
+    layer = "layer"
+    none = "none"
+
+
+class Precision(str, Enum):
+    auto = "auto"  # bf16 autocast where the device's matrix units make it faster (see training/device.py)
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+@dataclass
+class ModelConfig:
+    """Keys every network reads; each architecture adds its own (``model.hidden`` for MLPs, ...)."""
+
+    name: str = MISSING
+    arch: str = "auto"  # auto: the architecture that fits the data (MLP for 2-D points, conv for images)
+    conditional: bool = False
+    z_dim: int = key(100, lo=1, hi=65536)
+    g_norm: Norm = Norm.none
+    d_norm: Norm = Norm.none
+    init_std: float | None = key(None, above=0, hi=10)  # N(0, std) weights as in DCGAN; None: PyTorch's default
+    spectral_norm: bool = False  # spectral normalisation of every D layer
+
+
+@dataclass
+class OptimConfig:
+    name: str = key("adam", choices=("adam", "rmsprop"))
+    lr: float = key(2e-4, above=0)  # generator learning rate (and D's unless lr_d is set)
+    lr_d: float | None = key(None, above=0)
+    beta1: float = key(0.5, lo=0, below=1)
+    beta2: float = key(0.999, lo=0, below=1)
+    # linear decay to 0 over this many generator steps; its own horizon, so resuming with more steps keeps it
+    decay_steps: int | None = key(None, lo=1)
+
+
+@dataclass
+class ObjectiveConfig:
+    name: str = MISSING
+
+
+@dataclass
+class PenaltyConfig:
+    name: str = "none"
+    every: int = key(1, lo=1, hi=1_000_000)  # lazy regularisation (StyleGAN2): on every k-th D step, times k
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING
+    image_size: int | None = key(None, lo=4, hi=1024)  # None keeps the native size
+
+
+@dataclass
+class TrainerConfig:
+    steps: int = key(5000, lo=1, hi=100_000_000)  # generator updates
+    batch_size: int = key(64, lo=1, hi=65536)
+    n_critic: int = key(1, lo=1, hi=1000)  # D updates per G update
+    log_every: int = key(50, lo=1)
+    sample_every: int = key(500, lo=1)
+    ckpt_every: int = key(1000, lo=1)
+    num_samples: int = key(64, lo=1, hi=4096)  # fixed-noise grid size
+    progress: bool = True
+    compile: bool = False  # torch.compile G and D (the first step pays the compilation, logged as Speed/compile_s)
+
+
+@dataclass
+class EvalConfig:
+    every: int = key(0, lo=0)  # evaluate every this many generator steps (0: off): Metrics/<name>, best.pt
+    at_end: bool = True  # evaluate when training ends: metrics.json, and the HParams tab of a sweep
+    n: int | None = key(None, lo=2, hi=1_000_000)  # samples per evaluation; None: the data set's own count
+    inception_weights: str | None = None  # torch-fidelity's Inception-v3 weights file, for FID/KID/IS/PR
+    cache_dir: str | None = None  # where digit classifiers are cached; None: <data.root>/ganlab (digits: ~/.cache)
+    warn_diversity: float = key(0.1, lo=0, hi=1)  # warn when the fixed-noise batch's spread falls below this share
+    warn_d_fake: float = key(0.02, lo=0, hi=1)  # probabilistic objectives: warn when D/fake stays below this
+    warn_window: int = key(5, lo=1)  # ... for this many consecutive logs
+
+
+@dataclass
+class DeviceConfig:
+    type: str = key("auto", choices=("auto", "cpu", "cuda", "mps"))
+    precision: Precision = Precision.auto
+    channels_last: bool | None = None  # networks that support it; None: on for CUDA and CPU
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    seed: int = key(0, lo=0, hi=2**63 - 1)
+    resume: str | None = None  # a run dir to continue from its last checkpoint
+
+
+# the sections whose parts come from a registry, by the registry's key (see ganlab.registry.ALL)
+PART_SECTIONS = {"model": "model.arch", "objective": "objective.name", "penalty": "penalty.name", "data": "data.name"}
+
+
+def _extend(base: type, owned: dict[str, type]) -> type:
+    """``base`` with the fields of the parts' ``owned`` dataclasses added (a key two parts own must agree)."""
+    fields: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(base)}
+    extra: dict[str, tuple[str, Any, dataclasses.Field]] = {}
+    for part, params in owned.items():
+        for f in dataclasses.fields(params):
+            if f.name in fields:
+                raise TypeError(f"{part} declares {base.__name__}.{f.name}, a key every part of the section has")
+            if f.name in extra and (extra[f.name][1] != f.type or extra[f.name][2].default != f.default):
+                raise TypeError(f"{part} and {extra[f.name][0]} declare {f.name} differently")
+            extra.setdefault(f.name, (part, f.type, f))
+    if not extra:
+        return base
+    new = [(name, typ, field(default=f.default, metadata=f.metadata)) for name, (_, typ, f) in extra.items()]
+    return dataclasses.make_dataclass(base.__name__, new, bases=(base,))
+
+
+SECTION_TYPES = {"model": ModelConfig, "objective": ObjectiveConfig, "penalty": PenaltyConfig, "data": DataConfig}
+
+
+def train_schema(registries: dict[str, Any]) -> type:
+    """The whole schema: :class:`TrainConfig` whose part sections carry the keys their parts own.
+    ``registries`` maps a registry key (``model.arch``) to its registry (``ganlab.registry.ALL``)."""
+    sections = {name: _extend(SECTION_TYPES[name], registries[reg].params()) for name, reg in PART_SECTIONS.items()}
+    return dataclasses.make_dataclass(
+        "TrainConfig", [(name, typ, field(default_factory=typ)) for name, typ in sections.items()], bases=(TrainConfig,))

@@ -1,0 +1,27 @@
+"""Console output of every command: one function, so a progress bar can take the lines while it is shown."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+_writer: Callable[[str], None] | None = None  # set while a progress bar owns the terminal
+
+
+def say(message: str) -> None:
+    """Print ``message`` as a line of ganlab's output (through the progress bar when one is shown)."""
+    if _writer is not None:
+        _writer(message)
+    else:
+        print(message, flush=True)
+
+
+def warn(message: str) -> None:
+    """A line on standard error."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def route_through(writer: Callable[[str], None] | None) -> None:
+    """Send :func:`say` lines to ``writer`` (a progress bar's ``write``), or back to stdout with None."""
+    global _writer
+    _writer = writer

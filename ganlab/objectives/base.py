@@ -1,0 +1,56 @@
+"""What every GAN objective is: D's and G's losses on D's raw outputs, and the theory they follow."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class Objective:
+    """The loss phases of one GAN objective, on discriminator outputs (logits for the probabilistic ones).
+
+    D's loss is a sum of a mean over real outputs and a mean over fake outputs; ``loss_real`` and
+    ``loss_fake`` give the per-sample terms, so the same loss can be integrated against densities.
+
+    An objective also declares its theory, which ``objectives/theory.py`` and the tests read: the quantity its
+    estimate tends to at the optimal discriminator (``divergence``, a name theory knows, e.g. ``jensen_shannon``
+    or ``total_variation``) and that discriminator's raw output as a function of the log density ratio
+    (:meth:`optimal_output`).
+    """
+
+    name: str = ""
+    divergence: str | None = None  # what estimate() tends to at the optimal D (see objectives/theory.py)
+    estimate_tag: str | None = None  # the TensorBoard tag of estimate(), if the objective has one
+    probabilistic: bool = False  # D outputs a logit of P(real): D/real and D/fake are logged as sigmoids
+
+    def optimal_output(self, log_ratio: Tensor) -> Tensor | None:
+        """The optimal D's raw output where log p(x) - log q(x) = ``log_ratio`` (None: not a function of it)."""
+        return None
+
+    def loss_real(self, out: Tensor) -> Tensor:
+        """D's loss on each of its outputs for real samples."""
+        raise NotImplementedError
+
+    def loss_fake(self, out: Tensor) -> Tensor:
+        """D's loss on each of its outputs for generated samples."""
+        raise NotImplementedError
+
+    def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        """The discriminator's loss (to minimise) on its outputs for a real and a fake batch."""
+        return self.loss_real(real).mean() + self.loss_fake(fake).mean()
+
+    def g_loss(self, fake: Tensor) -> Tensor:
+        """The generator's loss (to minimise) on the discriminator's outputs for a fake batch."""
+        raise NotImplementedError
+
+    def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:
+        """The divergence or distance that D's loss ``d_loss`` bounds from below (objectives with an estimate_tag)."""
+        raise NotImplementedError
+
+    def estimate(self, real: Tensor, fake: Tensor) -> Tensor | None:
+        """The divergence or distance the current discriminator estimates on this batch, or None."""
+        return self.estimate_from_d_loss(self.d_loss(real, fake)) if self.estimate_tag else None
+
+    def d_output(self, out: Tensor) -> Tensor:
+        """D's output as it is reported: a probability for probabilistic objectives, else the raw value."""
+        return torch.sigmoid(out) if self.probabilistic else out

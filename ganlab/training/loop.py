@@ -1,0 +1,235 @@
+"""The training loop: GAN steps, logged, sampled, evaluated and checkpointed (``Trainer.fit``)."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from ganlab.config import to_container
+from ganlab.console import route_through, say
+from ganlab.errors import GanlabError
+from ganlab.metrics.base import Settings
+from ganlab.runs import save_checkpoint
+from ganlab.training.build import Run
+from ganlab.training.monitor import Monitor
+from ganlab.training.optim import build_schedulers
+from ganlab.training.samples import SampleRenderer
+from ganlab.training.state import GROUPS, rng_state, set_rng_state
+from ganlab.training.step import Stats
+from ganlab.training.tensorboard import RunLogger
+
+
+class Window:
+    """Device-side sums of the statistics between two logs (each tag averaged over the steps that reported it)."""
+
+    def __init__(self) -> None:
+        self.sums: Stats = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, stats: Stats) -> None:
+        for tag, value in stats.items():
+            self.sums[tag] = self.sums[tag] + value if tag in self.sums else value.clone()
+            self.counts[tag] = self.counts.get(tag, 0) + 1
+
+    def means(self) -> dict[str, float]:
+        """The averages, read from the device in one transfer."""
+        if not self.sums:
+            return {}
+        tags = list(self.sums)
+        values = torch.stack([self.sums[t].float() / self.counts[t] for t in tags]).tolist()
+        return dict(zip(tags, values, strict=True))
+
+    def clear(self) -> None:
+        self.sums, self.counts = {}, {}
+
+
+class Trainer(Run):
+    """One run: its parts (:class:`Run`), its place (``step``), and the loop that moves it (:meth:`fit`)."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, *, resume_state: dict[str, Any] | None = None,
+                 overrides: list[str] | tuple[str, ...] = ()):
+        super().__init__(cfg)
+        self.run_dir, self.ckpt_dir = run_dir, run_dir / "checkpoints"
+        self.samples = SampleRenderer(self.G, self.data, cfg.trainer.num_samples, cfg.seed, self.device)
+        self.monitor = Monitor(cfg.eval, self.objective.probabilistic, self.G, self.data, self.samples.z,
+                               self.samples.y, cfg.seed, self.device, cfg.trainer.steps)
+        self.evaluator: Any = None  # built at the first evaluation (it may train a classifier)
+        self.best: dict[str, Any] | None = None  # {"metric", "value", "step"} of checkpoints/best.pt
+        self.final_metrics: dict[str, float] = {}
+        self.overrides = list(overrides)
+        self.step = 0
+        if resume_state is not None:
+            self.load_state(resume_state)
+        self.schedulers = build_schedulers(cfg.optim, (self.opt_g, self.opt_d), self.step)
+        self.window = Window()
+
+    # ----------------------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "config": to_container(self.cfg),
+            "data": self.spec.to_dict(),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step_fn": self.step_fn.state_dict(),
+            "rng": rng_state(self.device),
+            "best": self.best,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        try:
+            self.G.load_state_dict(state["G"])
+            self.D.load_state_dict(state["D"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise GanlabError(f"the checkpoint does not fit this run's networks ({err}).") from err
+        set_rng_state(state["rng"], self.device)
+        self.step = int(state["step"])
+        self.step_fn.load_state_dict(state.get("step_fn", {"d_steps": self.step * self.cfg.trainer.n_critic}))
+        self.best = state.get("best")
+
+    def save(self, periodic: bool) -> None:
+        state = self.state_dict()
+        if periodic:
+            save_checkpoint(state, self.ckpt_dir / f"step_{self.step:07d}.pt")
+        save_checkpoint(state, self.ckpt_dir / "last.pt")
+
+    # ----------------------------------------------------------------------------------------- loop
+    def train_step(self, measure_grads: bool = False) -> Stats:
+        """One generator step as the loop takes it: the GAN step, the schedules, the statistics window.
+        Returns the gradient norms when measured (the step's other statistics wait in the window)."""
+        stats, grads = self.step_fn(self.data, measure_grads=measure_grads)
+        for sched in self.schedulers:
+            sched.step()
+        self.window.add(stats)
+        return grads
+
+    def fit(self) -> None:
+        t = self.cfg.trainer
+        logger = RunLogger(self.run_dir, resume_step=self.step + 1 if self.step else None)
+        batch_images = t.batch_size * t.n_critic
+        progress = _progress(t, self.step)
+        route_through(progress.write if progress is not None else None)
+        tick, tick_step = time.perf_counter(), self.step
+        first = self.step + 1
+        try:
+            while self.step < t.steps:
+                self.step += 1
+                log_now = self.step % t.log_every == 0 or self.step == t.steps
+                grads = self.train_step(measure_grads=log_now)
+                if t.compile and self.step == first:  # this call traced and compiled G and D
+                    self._report_compile(logger, time.perf_counter() - tick)
+                    if not log_now:  # the first window's speed leaves the compilation out
+                        tick, tick_step = time.perf_counter(), self.step
+                if log_now:
+                    values = self.window.means()
+                    self._check_finite(values)
+                    now = time.perf_counter()
+                    values.update({k: float(v) for k, v in grads.items()})
+                    values["LR/D"], values["LR/G"] = self.opt_d.param_groups[0]["lr"], self.opt_g.param_groups[0]["lr"]
+                    values["Speed/img_per_s"] = batch_images * (self.step - tick_step) / max(now - tick, 1e-9)
+                    values.update(self.monitor.measure(values))
+                    logger.scalars(values, self.step)
+                    for warning in self.monitor.warnings(values, self.step):
+                        say(warning)
+                    self.window.clear()
+                    tick, tick_step = now, self.step
+                    if progress is not None:
+                        progress.set_postfix_str(
+                            f"D {values['Loss/D']:.3f}  G {values['Loss/G']:.3f}  {values['Speed/img_per_s']:.0f} img/s")
+                if self.step % t.sample_every == 0 or self.step == t.steps:
+                    picture = self.samples.render(step=self.step)
+                    logger.image("Samples", picture, self.step)
+                    self.samples.save(picture, self.run_dir / "samples" / f"step_{self.step:07d}.png")
+                if self.step % t.ckpt_every == 0 or self.step == t.steps:
+                    self._check_finite(self.window.means())  # never checkpoint weights gone non-finite since the log
+                    self.save(periodic=self.step % t.ckpt_every == 0)
+                e = self.cfg.eval
+                if (e.every and self.step % e.every == 0) or (e.at_end and self.step == t.steps):
+                    self.evaluate(logger)
+                if progress is not None:
+                    progress.update(1)
+            logger.hparams(hparams(self.cfg, self.overrides), {f"Metrics/{k}": v for k, v in self.final_metrics.items()})
+        finally:
+            route_through(None)
+            if progress is not None:
+                progress.close()
+            logger.close()
+        say(f"ganlab: done, {self.step} generator steps. Samples: {self.run_dir / 'samples'}; "
+            f"checkpoint: {self.ckpt_dir / 'last.pt'}")
+
+    def evaluate(self, logger: RunLogger) -> dict[str, float]:
+        """Compute the metrics, log them as Metrics/<name>, keep checkpoints/best.pt by the headline metric;
+        at the last step also write metrics.json. Never touches the training run's random stream."""
+        from ganlab.metrics.evaluator import Evaluator, metrics_table, write_metrics_json
+
+        if self.evaluator is None:
+            e = self.cfg.eval
+            settings = Settings(self.device, int(e.n or self.data.eval_samples), self.cfg.seed, e.inception_weights,
+                                Path(e.cache_dir).expanduser() if e.cache_dir else None, say)
+            self.evaluator = Evaluator(self.data, settings)
+        metrics = self.evaluator(self.G)
+        logger.scalars({f"Metrics/{k}": v for k, v in metrics.items()}, self.step)
+        headline = self.evaluator.headline
+        if headline and headline.better(metrics[headline.name], self.best["value"] if self.best else None):
+            self.best = {"metric": headline.name, "value": metrics[headline.name], "step": self.step}
+            save_checkpoint(self.state_dict(), self.ckpt_dir / "best.pt")
+            write_metrics_json(self.ckpt_dir / "best.json", self.step, metrics)
+            if self.step % self.cfg.trainer.ckpt_every == 0 or self.step == self.cfg.trainer.steps:
+                self.save(periodic=False)  # last.pt records the new best as well
+        if self.step == self.cfg.trainer.steps:
+            self.final_metrics = metrics
+            write_metrics_json(self.run_dir / "metrics.json", self.step, metrics)
+            say(metrics_table(metrics, self.step))
+        return metrics
+
+    def _report_compile(self, logger: RunLogger, seconds: float) -> None:
+        say(f"ganlab: torch.compile of G and D took {seconds:.1f} s (the first step: traced, compiled and run)")
+        logger.scalars({"Speed/compile_s": seconds}, self.step)
+
+    def _check_finite(self, values: dict[str, float]) -> None:
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+        if not bad:
+            return
+        last = self.ckpt_dir / "last.pt"
+        kept = f"The last good checkpoint is kept at {last}." if last.exists() else "No checkpoint had been written yet."
+        raise GanlabError(
+            f"training diverged: {', '.join(f'{k}={v}' for k, v in bad.items())} around step {self.step}. "
+            f"{kept} Try a lower learning rate (optim.lr), a gradient penalty (penalty=gp or r1), "
+            "or device.precision=fp32; TensorBoard shows how the losses got there."
+        )
+
+
+def hparams(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
+    """The run's main hyperparameters and every key set on the command line (a sweep's swept values), for
+    TensorBoard's HParams tab. A config group chosen on the command line (model=wgan) shows as its name."""
+    keys = ["model.name", "objective.name", "penalty.name", "data.name", "optim.lr", "trainer.n_critic",
+            "trainer.batch_size", "seed"]
+    for o in overrides:
+        key = o.split("=", 1)[0].lstrip("+~")
+        key = f"{key}.name" if key in GROUPS else key
+        if key not in keys and not key.startswith(("hydra.", "resume")):
+            keys.append(key)
+    out: dict[str, Any] = {}
+    for key in keys:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is None or isinstance(value, (DictConfig, list)) or OmegaConf.is_config(value):
+            continue
+        out[key] = value if isinstance(value, (bool, int, float, str)) else str(getattr(value, "value", value))
+    return out
+
+
+def _progress(t: DictConfig, start: int) -> Any:
+    if not t.progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=t.steps, initial=start, desc="train", unit="step", dynamic_ncols=True, mininterval=0.5)
