@@ -363,7 +363,21 @@ def peak_tflops(device: torch.device, dtype: torch.dtype | None, override: float
     return None
 
 
-def run_case(case: Case, args: argparse.Namespace, root: Path) -> dict:
+def matmul_peak(device: torch.device, dtype: torch.dtype, budget_s: float = 1.0) -> float:
+    """This machine's own matrix-multiply rate in GFLOP/s for ``dtype`` (square products, the best of a few sizes
+    timed for about ``budget_s`` each; small sizes first, so an emulated dtype does not take minutes)."""
+    best = 0.0
+    for n in (256, 512, 1024, 2048):
+        a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+        one = timed(lambda a=a, b=b: torch.mm(a, b), 1, device)  # warm-up, and the cost of one product
+        reps = max(1, int(budget_s / max(one, 1e-6)))
+        best = max(best, 2 * n**3 / timed(lambda a=a, b=b: torch.mm(a, b), reps, device) / 1e9)
+        if one * 8 > budget_s:  # the next size would take too long
+            break
+    return best
+
+
+def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, float]) -> dict:
     device = torch.device(args.device)
     overrides = [f"model={case.model}", *case.overrides, f"data.root={root}", f"trainer.batch_size={case.batch}",
                  f"device.type={args.device}", f"trainer.compile={str(args.compile).lower()}", *args.override]
@@ -402,11 +416,15 @@ def run_case(case: Case, args: argparse.Namespace, root: Path) -> dict:
     ratio = statistics.median(r / o for r, o in zip(ref_loop.ms, our_loop.ms, strict=True))
     peak = peak_tflops(device, trainer.step_fn.autocast_dtype, args.peak_tflops)
     mfu = our_loop.flops / (our_ms / 1e3) / (peak * 1e12) if peak else None
+    precision = "bf16" if trainer.step_fn.autocast_dtype == torch.bfloat16 else "fp32"
+    achieved = our_loop.flops / (our_ms / 1e3) / 1e9  # GFLOP/s
     return {
         "model": case.name, "device": device.type, "batch": case.batch,
         "ref_img_per_s": round(images / ref_ms * 1e3, 1), "ganlab_img_per_s": round(images / our_ms * 1e3, 1),
         "ratio": round(ratio, 3), "peak_mem_mb": round(our_loop.peak_mb, 1),
-        "mfu": None if mfu is None else round(mfu, 4),
+        "mfu": None if mfu is None else round(mfu, 4), "precision": precision,
+        "gflop_per_s": round(achieved, 2), "peak_gflop_per_s": round(peaks[precision], 1),
+        "peak_fraction": round(achieved / peaks[precision], 4),
         "ref_ms_per_step": round(ref_ms, 2), "ganlab_ms_per_step": round(our_ms, 2),
         "ref_peak_mem_mb": round(ref_loop.peak_mb, 1),
         "ref_flops_per_step": ref_loop.flops, "ganlab_flops_per_step": our_loop.flops,
@@ -417,7 +435,8 @@ def run_case(case: Case, args: argparse.Namespace, root: Path) -> dict:
 
 def print_table(rows: list[dict]) -> None:
     head = (f"{'model':<8} {'device':<6} {'batch':>5} {'ref img/s':>10} {'ganlab img/s':>12} {'ratio':>6} "
-            f"{'ref ms/step':>11} {'ganlab ms':>10} {'GFLOP/step':>15} {'peak MB':>13} {'MFU':>6}")
+            f"{'ref ms/step':>11} {'ganlab ms':>10} {'GFLOP/step':>15} {'peak MB':>13} {'prec':>5} {'GFLOP/s':>8} "
+            f"{'of peak':>8} {'MFU':>6}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -426,9 +445,11 @@ def print_table(rows: list[dict]) -> None:
         mfu = "-" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
         print(f"{r['model']:<8} {r['device']:<6} {r['batch']:>5} {r['ref_img_per_s']:>10.1f} "
               f"{r['ganlab_img_per_s']:>12.1f} {r['ratio']:>5.2f}x {r['ref_ms_per_step']:>11.1f} "
-              f"{r['ganlab_ms_per_step']:>10.1f} {flops:>15} {mem:>13} {mfu:>6}")
+              f"{r['ganlab_ms_per_step']:>10.1f} {flops:>15} {mem:>13} {r['precision']:>5} {r['gflop_per_s']:>8.1f} "
+              f"{100 * r['peak_fraction']:>7.1f}% {mfu:>6}")
     print("ratio: median over rounds of ref ms/step / ganlab ms/step; one step = one generator update "
-          "(n_critic batches); GFLOP/step and peak MB: reference/ganlab.")
+          "(n_critic batches); GFLOP/step and peak MB: reference/ganlab; GFLOP/s: ganlab's, as a fraction of this "
+          "machine's measured matmul peak in the row's precision; MFU: of the data-sheet peak (CUDA).")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -469,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{os.cpu_count()} CPU cores"
     print(f"ganlab bench: torch {torch.__version__}, {where}, {torch.get_num_threads()} threads "
           f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), {args.rounds} rounds")
+    device = torch.device(args.device)
+    peaks = {"fp32": matmul_peak(device, torch.float32), "bf16": matmul_peak(device, torch.bfloat16)}
+    print(f"measured matmul peak: fp32 {peaks['fp32']:.1f} GFLOP/s, bf16 {peaks['bf16']:.1f} GFLOP/s")
     rows = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ganlab-bench-") as tmp:
@@ -477,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
         for case in (c for c in CASES if c.name in wanted):
             t0 = time.perf_counter()
             print(f"{case.name} batch {case.batch} ...", flush=True)
-            row = run_case(case, args, root)
+            row = run_case(case, args, root, peaks)
             print(f"  ref {row['ref_ms_per_step']:.1f} ms/step, ganlab {row['ganlab_ms_per_step']:.1f} ms/step, "
                   f"ratio {row['ratio']:.2f}x (rounds: {row['ratios']}), {time.perf_counter() - t0:.0f} s", flush=True)
             rows.append(row)
@@ -485,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows)
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        args.json.write_text(json.dumps({"peak_gflop_per_s": peaks, "rows": rows}, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 

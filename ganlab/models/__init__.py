@@ -19,6 +19,7 @@ class Networks:
     kinds: tuple[str, ...] = ("image", "points")  # data kinds it can model
     default_for: tuple[str, ...] = ()  # data kinds for which model.arch=auto picks it
     channels_last = False  # convolutional: NHWC memory layout pays off
+    bf16_on_cpu = False  # bf16 autocast pays off on a CPU with bf16 matrix units (device.precision=auto)
 
     @classmethod
     def check(cls, spec: DataSpec) -> None:

@@ -26,7 +26,8 @@ class Run:
         self.data = load_dataset(cfg.data).to(self.device)
         self.spec = spec_of(self.data)
         G, D = build_models(cfg.model, self.spec)
-        self.channels_last = use_channels_last(cfg.device, self.device, networks_for(cfg.model, self.spec).channels_last)
+        family = networks_for(cfg.model, self.spec)
+        self.channels_last = use_channels_last(cfg.device, self.device, family.channels_last)
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.G, self.D = G.to(self.device, memory_format=memory_format), D.to(self.device, memory_format=memory_format)
         self.opt_g, self.opt_d = build_optimizers(cfg.optim, self.G, self.D)
@@ -34,6 +35,6 @@ class Run:
         self.penalty = build_penalty(cfg.penalty)
         self.step_fn = GANStep(self.G, self.D, self.opt_g, self.opt_d, self.objective, self.penalty,
                                n_critic=cfg.trainer.n_critic, batch_size=cfg.trainer.batch_size,
-                               autocast_dtype=autocast_dtype(cfg.device, self.device), channels_last=self.channels_last,
+                               autocast_dtype=autocast_dtype(cfg.device, self.device, family.bf16_on_cpu), channels_last=self.channels_last,
                                compiled=compile_networks(self.G, self.D) if cfg.trainer.compile else None,
                                penalty_every=cfg.penalty.every)

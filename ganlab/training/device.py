@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
+from ganlab.console import say
 from ganlab.errors import GanlabError
 
 
@@ -23,14 +24,33 @@ def resolve_device(cfg: DictConfig) -> torch.device:
     return torch.device(kind)
 
 
-def autocast_dtype(cfg: DictConfig, device: torch.device) -> torch.dtype | None:
-    """bf16 autocast where asked, or on CUDA under ``precision: auto``; None means plain fp32."""
+def cpu_has_bf16_matrix_units() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AMX tiles or AVX512-BF16) and oneDNN uses them.
+    Without them bf16 is emulated: a ganlab step ran 3-20x slower in bf16 than in fp32 on an AVX2-only CPU."""
+    cpu = torch.cpu
+    units = getattr(cpu, "_is_amx_tile_supported", lambda: False)() or getattr(
+        cpu, "_is_avx512_bf16_supported", lambda: False)()
+    return bool(units) and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def autocast_dtype(cfg: DictConfig, device: torch.device, prefers_bf16: bool) -> torch.dtype | None:
+    """The autocast dtype of a run, or None for plain fp32 (weights, optimiser state, losses and penalties stay
+    fp32 either way). ``precision: auto`` picks bf16 on CUDA GPUs that support it, and on a CPU with bf16
+    matrix units for network families that gain from it (``prefers_bf16``: convolutions; the small MLPs are
+    bound by per-op overhead and measured no faster). ``precision: bf16`` on a CPU without those units warns."""
     precision = str(getattr(cfg.precision, "value", cfg.precision))
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            return None
-        return torch.bfloat16
-    return None
+    if precision == "fp32":
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    if device.type == "cpu":
+        units = cpu_has_bf16_matrix_units()
+        if precision == "bf16" and not units:
+            say("ganlab: warning: device.precision=bf16 on a CPU without bf16 matrix units (AMX or AVX512-BF16): "
+                "bf16 is emulated here and runs several times slower than fp32; device.precision=auto picks fp32.")
+        if precision == "auto":
+            return torch.bfloat16 if units and prefers_bf16 else None
+    return torch.bfloat16 if precision == "bf16" else None
 
 
 def use_channels_last(cfg: DictConfig, device: torch.device, is_conv: bool) -> bool:

@@ -55,9 +55,11 @@ class Trainer(Run):
                  overrides: list[str] | tuple[str, ...] = ()):
         super().__init__(cfg)
         self.run_dir, self.ckpt_dir = run_dir, run_dir / "checkpoints"
-        self.samples = SampleRenderer(self.G, self.data, cfg.trainer.num_samples, cfg.seed, self.device)
-        self.monitor = Monitor(cfg.eval, self.objective.probabilistic, self.G, self.data, self.samples.z,
-                               self.samples.y, cfg.seed, self.device, cfg.trainer.steps)
+        self.samples = SampleRenderer(self.G, self.data, num_samples=cfg.trainer.num_samples, seed=cfg.seed,
+                                      device=self.device)
+        self.monitor = Monitor(cfg.eval, self.G, self.data, z=self.samples.z, y=self.samples.y,
+                               probabilistic=self.objective.probabilistic, seed=cfg.seed, device=self.device,
+                               total_steps=cfg.trainer.steps)
         self.evaluator: Any = None  # built at the first evaluation (it may train a classifier)
         self.best: dict[str, Any] | None = None  # {"metric", "value", "step"} of checkpoints/best.pt
         self.final_metrics: dict[str, float] = {}

@@ -32,7 +32,7 @@ def mean_pairwise_distance(x: Tensor) -> float:
 class Monitor:
     """Adds the diagnostic scalars to each log and says when something looks wrong (once per episode)."""
 
-    def __init__(self, cfg: Any, probabilistic: bool, G: nn.Module, data: Dataset, z: Tensor, y: Tensor | None,
+    def __init__(self, cfg: Any, G: nn.Module, data: Dataset, *, z: Tensor, y: Tensor | None, probabilistic: bool,
                  seed: int, device: torch.device, total_steps: int):
         self.cfg, self.probabilistic, self.G = cfg, probabilistic, G
         self.z, self.y = z[:DIVERSITY_BATCH], None if y is None else y[:DIVERSITY_BATCH]

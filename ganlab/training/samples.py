@@ -27,7 +27,7 @@ class SampleRenderer:
     training run's random stream.
     """
 
-    def __init__(self, G: nn.Module, data: Dataset, num_samples: int, seed: int, device: torch.device):
+    def __init__(self, G: nn.Module, data: Dataset, *, num_samples: int, seed: int, device: torch.device):
         self.G, self.kind = G, data.kind
         gen = torch.Generator().manual_seed(seed)
         conditional = getattr(G, "num_classes", None)

@@ -106,10 +106,10 @@ class GANStep:
             self.d_steps += 1
             with self.autocast():
                 d_real, d_fake = D(real, y).float(), D(fake.detach(), y).float()
-                loss_d = objective.d_loss(d_real, d_fake)
-                pen = None  # a lazy penalty's skipped step; the eager D below: penalties differentiate it twice
-                if self.d_steps % self.penalty_every == 0:
-                    pen = penalty(self.D, real, fake, y, self._report_penalty)
+            loss_d = objective.d_loss(d_real, d_fake)
+            pen = None  # a lazy penalty's skipped step; in fp32 on the eager D: penalties differentiate it twice
+            if self.d_steps % self.penalty_every == 0:
+                pen = penalty(self.D, real, fake.float(), y, self._report_penalty)
             total = loss_d if pen is None else loss_d + self.penalty_every * pen
             self.opt_d.zero_grad(set_to_none=True)
             total.backward()
