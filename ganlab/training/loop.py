@@ -55,7 +55,7 @@ class Trainer(Run):
                  overrides: list[str] | tuple[str, ...] = ()):
         super().__init__(cfg)
         self.run_dir, self.ckpt_dir = run_dir, run_dir / "checkpoints"
-        self.samples = SampleRenderer(self.G, self.data, cfg.trainer.num_samples, cfg.seed, self.device)
+        self.samples = SampleRenderer(self.generator, self.data, cfg.trainer.num_samples, cfg.seed, self.device)
         self.monitor = Monitor(cfg.eval, self.objective.probabilistic, self.G, self.data, self.samples.z,
                                self.samples.y, cfg.seed, self.device, cfg.trainer.steps)
         self.evaluator: Any = None  # built at the first evaluation (it may train a classifier)
@@ -81,6 +81,7 @@ class Trainer(Run):
             "step_fn": self.step_fn.state_dict(),
             "rng": rng_state(self.device),
             "best": self.best,
+            **(self.ema.state_dict() if self.ema is not None else {}),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -89,6 +90,8 @@ class Trainer(Run):
             self.D.load_state_dict(state["D"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state, self.G)
         except (KeyError, RuntimeError, ValueError) as err:
             raise GanlabError(f"the checkpoint does not fit this run's networks ({err}).") from err
         set_rng_state(state["rng"], self.device)
@@ -107,6 +110,8 @@ class Trainer(Run):
         """One generator step as the loop takes it: the GAN step, the schedules, the statistics window.
         Returns the gradient norms when measured (the step's other statistics wait in the window)."""
         stats, grads = self.step_fn(self.data, measure_grads=measure_grads)
+        if self.ema is not None:
+            self.ema.update(self.G)
         for sched in self.schedulers:
             sched.step()
         self.window.add(stats)
@@ -176,7 +181,7 @@ class Trainer(Run):
             settings = Settings(self.device, int(e.n or self.data.eval_samples), self.cfg.seed, e.inception_weights,
                                 Path(e.cache_dir).expanduser() if e.cache_dir else None, say)
             self.evaluator = Evaluator(self.data, settings)
-        metrics = self.evaluator(self.G)
+        metrics = self.evaluator(self.generator)
         logger.scalars({f"Metrics/{k}": v for k, v in metrics.items()}, self.step)
         headline = self.evaluator.headline
         if headline and headline.better(metrics[headline.name], self.best["value"] if self.best else None):
