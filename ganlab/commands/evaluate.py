@@ -49,8 +49,9 @@ def main(args: list[str]) -> int:
     run = Path(a.run)
     say(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}, "
         f"weights={weights_used(state, a.weights).value}")
-    say(metrics_table(metrics, step))
+    reference = evaluator.reference(metrics)
+    say(metrics_table(metrics, step, *reference))
     out = Path(a.out) if a.out else run / "metrics.json"
-    write_metrics_json(out, step, metrics)
+    write_metrics_json(out, step, metrics, *reference)
     say(f"ganlab: wrote {out}")
     return 0

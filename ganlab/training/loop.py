@@ -192,8 +192,9 @@ class Trainer(Run):
                 self.save(periodic=False)  # last.pt records the new best as well
         if self.step == self.cfg.trainer.steps:
             self.final_metrics = metrics
-            write_metrics_json(self.run_dir / "metrics.json", self.step, metrics)
-            say(metrics_table(metrics, self.step))
+            reference = self.evaluator.reference(metrics)
+            write_metrics_json(self.run_dir / "metrics.json", self.step, metrics, *reference)
+            say(metrics_table(metrics, self.step, *reference))
         return metrics
 
     def _report_compile(self, logger: RunLogger, seconds: float) -> None:
