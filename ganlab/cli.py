@@ -14,9 +14,9 @@ commands:
              ganlab train -m model=gan,wgan_gp optim.lr=1e-4,2e-4
              ganlab train resume=<run dir> trainer.steps=<M>
   sample   write samples of a trained run as .npz arrays or a .png grid
-             ganlab sample run=<run dir> n=<N> out=<file.npz|file.png> [label=<k>] [seed=<s>]
+             ganlab sample run=<run dir> n=<N> out=<file.npz|file.png> [label=<k>] [seed=<s>] [weights=raw]
   eval     compute a run's metrics and write <run dir>/metrics.json
-             ganlab eval run=<run dir> [n=<N>]
+             ganlab eval run=<run dir> [n=<N>] [weights=raw]
   report   compare the runs of a sweep: report.md, report.csv and report.png
              ganlab report <multirun dir>
 

@@ -14,7 +14,9 @@ with the two-sided gradient penalty at lambda = 100: a soft penalty lets the cri
 1 / (2 lambda) for the linear optimal critic of N(0, 1) vs N(1, 1), so lambda = 10 (the WGAN-GP default)
 overestimates W1 by 5 % by construction; that row is shown too, outside the targets.
 
-Objectives whose D loss is the same function (non_saturating and gan share minimax's) share one critic.
+Objectives whose D loss is the same function (non_saturating and gan share minimax's) share one critic. An
+objective whose optimal critic has no closed form (``closed_form = False``, e.g. rpgan: its optimum solves an
+integral equation) is listed as not checked.
 Targets: every relative error <= 5 %, every D* error <= 0.02, the whole run <= 5 minutes on a 2-core CPU.
 The exit status is 1 when a target is missed.
 
@@ -141,11 +143,15 @@ def main() -> int:
     unknown = [n for n in args.objectives if n not in OBJECTIVES]
     if unknown:
         parser.error(f"unknown objective(s) {', '.join(unknown)}; choose from {', '.join(OBJECTIVES)}")
+    unchecked = [n for n in args.objectives if not build_objective(n).closed_form]
+    args.objectives = [n for n in args.objectives if n not in unchecked]
     torch.set_num_threads(args.threads)
 
     start = time.perf_counter()
     print(f"{'objective':18s} {'pair P|Q':14s} {'estimate':>9} {'truth':>9} {'rel err':>9} {'D* err':>9}  notes")
     results, misses = run(args)
+    for name in unchecked:
+        print(f"{name:18s} not checked: no closed form is known for what its optimal critic gives")
     wall = time.perf_counter() - start
     print(f"\nwall time {wall:.1f} s ({args.steps} critic steps x {args.batch_size} samples of P and of Q; "
           f"{torch.get_num_threads()} thread(s))")

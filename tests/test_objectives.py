@@ -32,6 +32,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 A, B = PAIRS["N(0,1)|N(1,1)"], PAIRS["N(0,1)|N(0,4)"]  # B is asymmetric: a swapped P and Q shows there
 
 F_OBJECTIVES = [n for n in OBJECTIVES if isinstance(build_objective(n), FDivergence)]
+CLOSED_FORM = [n for n in OBJECTIVES if build_objective(n).closed_form]  # theory knows their optimal D
 
 
 def optimal(name: str, p: Gaussian, q: Gaussian):
@@ -58,7 +59,7 @@ def test_closed_forms_of_the_true_values():
     assert true_value("gan", *B) == pytest.approx(2 * jsd - math.log(4))
 
 
-@pytest.mark.parametrize("name", list(OBJECTIVES))
+@pytest.mark.parametrize("name", CLOSED_FORM)
 @pytest.mark.parametrize("pair", ["N(0,1)|N(1,1)", "N(0,1)|N(0,4)"])
 def test_the_optimal_discriminator_attains_the_true_value(name, pair):
     """At the theoretical optimum, ganlab's D loss gives the divergence exactly: a wrong sign, a missing
@@ -72,7 +73,7 @@ def test_the_optimal_discriminator_attains_the_true_value(name, pair):
         assert estimate == pytest.approx(truth, rel=1e-3, abs=1e-4)
 
 
-@pytest.mark.parametrize("name", [n for n in OBJECTIVES if n != "wasserstein"])
+@pytest.mark.parametrize("name", [n for n in CLOSED_FORM if n != "wasserstein"])
 def test_any_other_discriminator_estimates_less(name):
     """The estimate is a lower bound, tight only at the optimum."""
     p, q = B if math.isfinite(true_value(name, *B)) else A
@@ -82,7 +83,7 @@ def test_any_other_discriminator_estimates_less(name):
         assert estimate < truth or (name == "total_variation" and estimate <= truth)  # TV: any |v| >> 1 is optimal
 
 
-@pytest.mark.parametrize("name", list(OBJECTIVES))
+@pytest.mark.parametrize("name", CLOSED_FORM)
 def test_a_trained_critic_approaches_the_true_value(name):
     """A short version of scripts/check_objectives.py on the asymmetric pair N(0,1) vs N(0,4)."""
     p, q = B
@@ -108,9 +109,13 @@ def test_extreme_logits_give_finite_losses_and_gradients(name, dtype):
         objectives.append(OBJECTIVES[name](non_saturating=False))
     for objective in objectives:
         v = torch.tensor([1e4, -1e4, 0.0, 3.0], dtype=dtype, requires_grad=True)
+
+        def g_loss(fake, real, objective=objective):  # a relativistic G loss also takes D's outputs for real data
+            return objective.g_loss(fake, real) if objective.relativistic else objective.g_loss(fake)
+
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
-            terms = [objective.d_loss(v, v), objective.g_loss(v), objective.d_loss(v[:1], v[1:2]),
-                     objective.d_loss(v[1:2], v[:1]), objective.g_loss(v[:1]), objective.g_loss(v[1:2])]
+            terms = [objective.d_loss(v, v), g_loss(v, v.flip(0)), objective.d_loss(v[:1], v[1:2]),
+                     objective.d_loss(v[1:2], v[:1]), g_loss(v[:1], v[1:2]), g_loss(v[1:2], v[:1])]
             estimate = objective.estimate(v, v)
         for term in terms:
             (grad,) = torch.autograd.grad(term, v)

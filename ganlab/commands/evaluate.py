@@ -10,6 +10,7 @@ from omegaconf import MISSING, OmegaConf
 from ganlab.commands.sample import open_run
 from ganlab.config import parse_args
 from ganlab.console import say
+from ganlab.runs.generator import Weights, weights_used
 
 
 @dataclass
@@ -22,6 +23,7 @@ class EvalArgs:
     inception_weights: str | None = None  # torch-fidelity's Inception-v3 weights, for FID/KID/IS/PR; None: the run's
     cache_dir: str | None = None  # where digit classifiers are cached; None: the run's eval.cache_dir
     out: str | None = None  # the JSON file; None: <run dir>/metrics.json
+    weights: Weights = Weights.ema  # ema: the moving average of G (where the run kept one); raw: G's own weights
 
 
 def main(args: list[str]) -> int:
@@ -31,7 +33,7 @@ def main(args: list[str]) -> int:
     from ganlab.metrics.evaluator import Evaluator, metrics_table, write_metrics_json
 
     a = parse_args(args, EvalArgs, "eval")
-    G, state = open_run(a.run, a.checkpoint, a.device)
+    G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
     cfg = OmegaConf.merge(OmegaConf.structured(schema()), state["config"])
     if a.n is not None:
         cfg.eval.n = a.n
@@ -45,9 +47,11 @@ def main(args: list[str]) -> int:
     metrics = evaluator(G)
     step = int(state["step"])
     run = Path(a.run)
-    say(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}")
-    say(metrics_table(metrics, step))
+    say(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}, "
+        f"weights={weights_used(state, a.weights).value}")
+    reference = evaluator.reference(metrics)
+    say(metrics_table(metrics, step, *reference))
     out = Path(a.out) if a.out else run / "metrics.json"
-    write_metrics_json(out, step, metrics)
+    write_metrics_json(out, step, metrics, *reference)
     say(f"ganlab: wrote {out}")
     return 0

@@ -1,8 +1,9 @@
 """``ganlab report <multirun dir>``: compare the runs of a sweep.
 
-Reads each run's command-line overrides (``.hydra/overrides.yaml``), final metrics (``metrics.json``) and best
-evaluation (``checkpoints/best.json``); prints a table sorted by the headline metric and writes it as
-``report.md`` and ``report.csv``, with ``report.png``: the headline metric against each swept value.
+Reads each run's command-line overrides (``.hydra/overrides.yaml``), final metrics (``metrics.json``, with the
+real-data reference of each metric) and best evaluation (``checkpoints/best.json``); prints a table sorted by
+the headline metric and the real data's values below it, and writes them as ``report.md`` and ``report.csv``,
+with ``report.png``: the headline metric against each swept value (the real data's as a dashed line).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class RunRow:
     overrides: dict[str, str]
     final: dict[str, float | None] = field(default_factory=dict)
     best: dict[str, float | None] = field(default_factory=dict)
+    reference: dict[str, float | None] = field(default_factory=dict)  # the metrics of held-out real data
+    reference_source: str = ""
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -53,7 +56,9 @@ def read_runs(sweep: Path) -> list[RunRow]:
             continue
         words = OmegaConf.to_container(OmegaConf.load(overrides_file)) if overrides_file.is_file() else []
         overrides = dict(str(w).split("=", 1) for w in words if "=" in str(w))  # type: ignore[union-attr]
-        rows.append(RunRow(run.name, overrides, _read_json(run / "metrics.json"), _read_json(run / "checkpoints" / "best.json")))
+        final = _read_json(run / "metrics.json")
+        reference, source = final.pop("reference", None) or {}, final.pop("reference_source", None) or ""
+        rows.append(RunRow(run.name, overrides, final, _read_json(run / "checkpoints" / "best.json"), reference, source))
     return rows
 
 
@@ -100,6 +105,18 @@ def build_table(rows: list[RunRow], keys: list[str]) -> tuple[list[str], list[li
     return header, table, headline
 
 
+def references(rows: list[RunRow]) -> list[str]:
+    """One line per distinct real-data reference among the runs (runs on one data set share one)."""
+    seen: dict[str, list[str]] = {}
+    for r in rows:
+        if r.reference:
+            text = ", ".join(f"{k} {_fmt(v)}" for k, v in r.reference.items())
+            seen.setdefault(f"{text} ({r.reference_source})" if r.reference_source else text, []).append(r.name)
+    if len(seen) == 1:
+        return [f"Real data: {line}" for line in seen]
+    return [f"Real data of {', '.join(names)}: {line}" for line, names in seen.items()]
+
+
 def render_text(header: list[str], table: list[list[Any]]) -> str:
     cells = [header, *([_fmt(v) for v in row] for row in table)]
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
@@ -138,6 +155,10 @@ def plot(rows: list[RunRow], headline: Any, swept: list[str], path: Path) -> Non
             labels = list(dict.fromkeys(xs))
             ax.scatter([labels.index(x) for x in xs], ys)
             ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        real = {r.reference.get(headline.name) for r in rows} - {None}
+        if len(real) == 1:
+            ax.axhline(real.pop(), color="gray", linestyle="--", label="real data")
+            ax.legend(fontsize=8)
         ax.set_xlabel(key)
         ax.set_ylabel(f"{headline.name} ({'lower' if headline.lower_is_better else 'higher'} is better)")
         ax.grid(alpha=0.3)
@@ -162,11 +183,13 @@ def main(args: list[str]) -> int:
     out = Path(a.out) if a.out else sweep
     out.mkdir(parents=True, exist_ok=True)
     shared = " ".join(f"{k}={v}" for k, v in common.items())
-    say(render_text(header, table))
+    real = references(rows)
+    say("\n".join([render_text(header, table), *real]))
     title = f"# Sweep report: {sweep}\n\nEvery run: `{shared or '(no overrides)'}`.\n\n"
     note = (f"Sorted by final `{headline.name}` ({'lower' if headline.lower_is_better else 'higher'} is better)."
             if headline else "No run has metrics: train with eval.at_end=true or run `ganlab eval run=<dir>`.")
-    (out / "report.md").write_text(title + note + "\n\n" + render_markdown(header, table) + "\n")
+    (out / "report.md").write_text(title + note + "\n\n" + render_markdown(header, table) + "\n"
+                                   + "".join(f"\n{line}\n" for line in real))
     with open(out / "report.csv", "w", newline="") as f:
         csv.writer(f).writerows([header, *([("" if v is None else v) for v in row] for row in table)])
     written = ["report.md", "report.csv"]

@@ -12,6 +12,7 @@ from omegaconf import MISSING, OmegaConf
 from ganlab.config import parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
+from ganlab.runs.generator import Weights
 
 
 @dataclass
@@ -23,14 +24,15 @@ class SampleArgs:
     seed: int = 0
     device: str = "auto"
     checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
+    weights: Weights = Weights.ema  # ema: the moving average of G (where the run kept one); raw: G's own weights
 
 
-def open_run(run: str, checkpoint: str, device: str) -> tuple[torch.nn.Module, dict]:
+def open_run(run: str, checkpoint: str, device: str, weights: str = "ema") -> tuple[torch.nn.Module, dict]:
     """A run's generator on the device a command asked for (``auto``, ``cpu``, ``cuda``, ``mps``)."""
     from ganlab.runs import load_generator
     from ganlab.training.device import resolve_device
 
-    return load_generator(Path(run), checkpoint, resolve_device(OmegaConf.create({"type": device})))
+    return load_generator(Path(run), checkpoint, resolve_device(OmegaConf.create({"type": device})), weights)
 
 
 def main(args: list[str]) -> int:
@@ -43,7 +45,7 @@ def main(args: list[str]) -> int:
         raise GanlabError(f"out={a.out}: the file must end in .npz (arrays) or .png (a grid of images).")
     if a.n <= 0:
         raise GanlabError(f"n must be positive, got {a.n}.")
-    G, state = open_run(a.run, a.checkpoint, a.device)
+    G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
     device = next(G.parameters()).device
     num_classes = getattr(G, "num_classes", None)
     nrow = None

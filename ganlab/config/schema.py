@@ -49,6 +49,10 @@ class ModelConfig:
     d_norm: Norm = Norm.none
     init_std: float | None = key(None, above=0, hi=10)  # N(0, std) weights as in DCGAN; None: PyTorch's default
     spectral_norm: bool = False  # spectral normalisation of every D layer
+    # the generator's exponential moving average (training/ema.py): its half-life in generated images (generator
+    # steps x batch size); 0: off. Samples, evaluation, best.pt and `ganlab sample` / `eval` use the average.
+    ema: float = key(0.0, lo=0, hi=1e12)
+    ema_rampup: float = key(0.05, lo=0, hi=1)  # the half-life is at most this share of the images G has seen
 
 
 @dataclass

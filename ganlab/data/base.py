@@ -1,7 +1,8 @@
 """What every data set offers: its shape and classes, ``sample(n)``, and the facts evaluation needs.
 
 A data set carries its own facts, so no other part of ganlab needs to know it by name: its held-out real
-images (:meth:`Dataset.test_split`), how many samples an evaluation draws, which labelled images a classifier
+images (:meth:`Dataset.test_split`, :meth:`Dataset.held_out`: the real data a metric's reference is measured on),
+how many samples an evaluation draws, which labelled images a classifier
 is trained on to judge it and how that classifier's reading of a sample becomes a label, where that classifier
 is cached, and, for 2-D mixtures, the modes.
 """
@@ -38,6 +39,7 @@ class Dataset:
     eval_samples: int = IMAGE_EVAL_SAMPLES  # samples an evaluation draws by default
     cache_dir: Path | None = None  # where classifiers judging this data are cached (None: the user's cache)
     counts_modes = False  # its classes are modes to count (``modes``, ``reverse_kl``), as Stacked MNIST's 1,000
+    generated = False  # every sample() is a fresh draw of the data distribution (2-D mixtures, stacked triples)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -58,6 +60,18 @@ class Dataset:
     def test_split(self) -> ImageTensors | None:
         """Held-out real images (labelled when the data is), or None when the data set has none."""
         return None
+
+    def held_out(self, n: int) -> tuple[Tensor, Tensor | None] | None:
+        """Up to ``n`` real examples (in the model's range, with their labels or None) that a model did not train
+        on, for the real-data reference of the metrics: fresh draws of generated data, else the test split's
+        first ``n`` in a fixed order; None when the data set has neither."""
+        if self.generated:
+            return self.sample(n)
+        test = self.test_split()
+        if test is None:
+            return None
+        idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:n].to(test.images.device)
+        return ImageTensors.normalise(test.images[idx]), None if test.labels is None else test.labels[idx]
 
     def classifier_data(self) -> ImageTensors | None:
         """The labelled images a classifier is trained on to judge samples of this data; None: no classifier."""

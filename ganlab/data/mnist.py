@@ -76,6 +76,7 @@ class StackedDigits(Dataset):
     num_classes = 1000
     eval_samples = STACKED_EVAL_SAMPLES
     counts_modes = True
+    generated = True  # 1,000 labels, 60,000^3 triples: a fresh triple is all but never one trained on
 
     def __init__(self, name: str, digits: ImageTensors):
         if digits.labels is None or digits.shape[0] != 1:

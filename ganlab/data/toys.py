@@ -26,6 +26,7 @@ class GaussianMixture(Dataset):
     Its modes are its facts: the evaluation counts samples near each centre."""
 
     kind = "points"
+    generated = True
     shape = (2,)  # type: ignore[assignment]
     eval_samples = TOY_EVAL_SAMPLES
 

@@ -63,3 +63,12 @@ class Metric:
 
     def __call__(self, fake: Tensor, y: Tensor | None) -> dict[str, float]:
         raise NotImplementedError
+
+    def reference(self) -> tuple[dict[str, float], str] | None:
+        """The same metrics for held-out real data (what a generator of the data itself would score), and what that
+        data was; None when the data set holds none out (:meth:`~ganlab.data.Dataset.held_out`)."""
+        held = self.data.held_out(self.settings.n)
+        if held is None:
+            return None
+        real, labels = held
+        return self(real, labels), f"{len(real)} {'fresh samples' if self.data.generated else 'test-split images'}"

@@ -157,10 +157,13 @@ class ClassifierMetrics(Metric):
         cache = settings.cache_dir or data.cache_dir or default_cache_dir()
         self.model, self.accuracy = load_or_train_classifier(judged, judged.test_split(), cache, log=settings.log)
         self.real_features: Tensor | None = None
-        if judged is data:  # real features for fid_classifier, from a fixed subset of the training images
-            idx = torch.randperm(len(judged), generator=torch.Generator().manual_seed(0))[: settings.n]
-            real = ImageTensors.normalise(judged.images[idx.to(judged.images.device)])
-            self.real_features = self.model.features_and_logits(real)[0]
+        self.held: tuple[Tensor, Tensor, str] | None = None  # the real images the classifier held out, for the reference
+        if judged is data:  # real features for fid_classifier, from a fixed subset of the images it trained on
+            x, _, x_held, y_held, where = _split(judged, judged.test_split())
+            idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: settings.n]
+            self.real_features = self.model.features_and_logits(ImageTensors.normalise(x[idx.to(x.device)]))[0]
+            held = torch.randperm(len(x_held), generator=torch.Generator().manual_seed(0))[: settings.n].to(x.device)
+            self.held = (x_held[held], y_held[held], where)
 
     def classify(self, images: Tensor) -> Tensor:
         return self.model.features_and_logits(images)[1].argmax(1)
@@ -182,3 +185,16 @@ class ClassifierMetrics(Metric):
             out["label_accuracy"] = float((pred == y).float().mean())
         out["classifier_accuracy"] = float(self.accuracy)
         return out
+
+    def reference(self) -> tuple[dict[str, float], str] | None:
+        """The metrics of the real images the classifier held out (data it judges through another, such as Stacked
+        MNIST: fresh real samples); ``classifier_accuracy`` is the judge's own, not a sample's."""
+        if self.held is None:
+            found = super().reference()
+        else:
+            images, labels, where = self.held
+            found = self(ImageTensors.normalise(images), labels), f"{len(images)} images of the {where}"
+        if found is None:
+            return None
+        values, source = found
+        return {k: v for k, v in values.items() if k != "classifier_accuracy"}, source

@@ -15,13 +15,20 @@ class Objective:
     An objective also declares its theory, which ``objectives/theory.py`` and the tests read: the quantity its
     estimate tends to at the optimal discriminator (``divergence``, a name theory knows, e.g. ``jensen_shannon``
     or ``total_variation``) and that discriminator's raw output as a function of the log density ratio
-    (:meth:`optimal_output`).
+    (:meth:`optimal_output`). An objective whose optimum has no closed form says so (``closed_form = False``);
+    the closed-form checks leave it out.
+
+    A relativistic objective (``relativistic = True``) compares D's output for each fake with its output for a
+    real sample: its losses are not sums of per-sample terms, and its G loss takes D's outputs for the real
+    batch as well (:meth:`g_loss`'s ``real``, detached).
     """
 
     name: str = ""
     divergence: str | None = None  # what estimate() tends to at the optimal D (see objectives/theory.py)
     estimate_tag: str | None = None  # the TensorBoard tag of estimate(), if the objective has one
     probabilistic: bool = False  # D outputs a logit of P(real): D/real and D/fake are logged as sigmoids
+    closed_form: bool = True  # objectives/theory.py knows what the optimal D gives (divergence, optimal_output)
+    relativistic: bool = False  # g_loss(fake, real) needs D's outputs for the real batch too
 
     def optimal_output(self, log_ratio: Tensor) -> Tensor | None:
         """The optimal D's raw output where log p(x) - log q(x) = ``log_ratio`` (None: not a function of it)."""
@@ -39,8 +46,9 @@ class Objective:
         """The discriminator's loss (to minimise) on its outputs for a real and a fake batch."""
         return self.loss_real(real).mean() + self.loss_fake(fake).mean()
 
-    def g_loss(self, fake: Tensor) -> Tensor:
-        """The generator's loss (to minimise) on the discriminator's outputs for a fake batch."""
+    def g_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        """The generator's loss (to minimise) on the discriminator's outputs for a fake batch (and, where the
+        objective is relativistic, for the real batch, detached; the others take ``fake`` alone)."""
         raise NotImplementedError
 
     def estimate_from_d_loss(self, d_loss: Tensor) -> Tensor:

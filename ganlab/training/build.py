@@ -1,4 +1,4 @@
-"""A run's parts, built from its config: data on the device, G and D, optimisers, objective, penalty, step."""
+"""A run's parts, built from its config: data on the device, G and D, optimisers, objective, penalty, step, G's EMA."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ganlab.data import load_dataset, spec_of
 from ganlab.models import build_models, networks_for
 from ganlab.objectives import build_objective, build_penalty
 from ganlab.training.device import autocast_dtype, resolve_device, use_channels_last
+from ganlab.training.ema import GeneratorEMA
 from ganlab.training.optim import build_optimizers
 from ganlab.training.step import GANStep, compile_networks
 
@@ -38,3 +39,7 @@ class Run:
                                autocast_dtype=autocast_dtype(cfg.device, self.device, family.bf16_on_cpu), channels_last=self.channels_last,
                                compiled=compile_networks(self.G, self.D) if cfg.trainer.compile else None,
                                penalty_every=cfg.penalty.every)
+        self.ema = (GeneratorEMA(self.G, cfg.model.ema, cfg.trainer.batch_size, cfg.model.ema_rampup)
+                    if cfg.model.ema else None)
+        # the generator a run shows and evaluates: the moving average when there is one
+        self.generator = self.ema.module if self.ema is not None else self.G

@@ -55,7 +55,7 @@ class Trainer(Run):
                  overrides: list[str] | tuple[str, ...] = ()):
         super().__init__(cfg)
         self.run_dir, self.ckpt_dir = run_dir, run_dir / "checkpoints"
-        self.samples = SampleRenderer(self.G, self.data, num_samples=cfg.trainer.num_samples, seed=cfg.seed,
+        self.samples = SampleRenderer(self.generator, self.data, num_samples=cfg.trainer.num_samples, seed=cfg.seed,
                                       device=self.device)
         self.monitor = Monitor(cfg.eval, self.G, self.data, z=self.samples.z, y=self.samples.y,
                                probabilistic=self.objective.probabilistic, seed=cfg.seed, device=self.device,
@@ -83,6 +83,7 @@ class Trainer(Run):
             "step_fn": self.step_fn.state_dict(),
             "rng": rng_state(self.device),
             "best": self.best,
+            **(self.ema.state_dict() if self.ema is not None else {}),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -91,6 +92,8 @@ class Trainer(Run):
             self.D.load_state_dict(state["D"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state, self.G)
         except (KeyError, RuntimeError, ValueError) as err:
             raise GanlabError(f"the checkpoint does not fit this run's networks ({err}).") from err
         set_rng_state(state["rng"], self.device)
@@ -109,6 +112,8 @@ class Trainer(Run):
         """One generator step as the loop takes it: the GAN step, the schedules, the statistics window.
         Returns the gradient norms when measured (the step's other statistics wait in the window)."""
         stats, grads = self.step_fn(self.data, measure_grads=measure_grads)
+        if self.ema is not None:
+            self.ema.update(self.G)
         for sched in self.schedulers:
             sched.step()
         self.window.add(stats)
@@ -178,7 +183,7 @@ class Trainer(Run):
             settings = Settings(self.device, int(e.n or self.data.eval_samples), self.cfg.seed, e.inception_weights,
                                 Path(e.cache_dir).expanduser() if e.cache_dir else None, say)
             self.evaluator = Evaluator(self.data, settings)
-        metrics = self.evaluator(self.G)
+        metrics = self.evaluator(self.generator)
         logger.scalars({f"Metrics/{k}": v for k, v in metrics.items()}, self.step)
         headline = self.evaluator.headline
         if headline and headline.better(metrics[headline.name], self.best["value"] if self.best else None):
@@ -189,8 +194,9 @@ class Trainer(Run):
                 self.save(periodic=False)  # last.pt records the new best as well
         if self.step == self.cfg.trainer.steps:
             self.final_metrics = metrics
-            write_metrics_json(self.run_dir / "metrics.json", self.step, metrics)
-            say(metrics_table(metrics, self.step))
+            reference = self.evaluator.reference(metrics)
+            write_metrics_json(self.run_dir / "metrics.json", self.step, metrics, *reference)
+            say(metrics_table(metrics, self.step, *reference))
         return metrics
 
     def _report_compile(self, logger: RunLogger, seconds: float) -> None:

@@ -121,7 +121,12 @@ class GANStep:
         # --- G phase: one step through the updated D on the same fakes -----------------------------------
         self._freeze_d(True)
         with self.autocast():
-            loss_g = objective.g_loss(D(fake, y).float())
+            if objective.relativistic:  # G's loss pairs its fakes with the real batch, as the updated D sees it
+                with torch.no_grad():
+                    out_real = D(real, y).float()
+                loss_g = objective.g_loss(D(fake, y).float(), out_real)
+            else:
+                loss_g = objective.g_loss(D(fake, y).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         if measure_grads:
