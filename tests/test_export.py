@@ -229,6 +229,7 @@ def test_bad_inputs_are_one_paragraph_and_write_nothing(runs, tmp_path, capsys):
         (["export", f"run={runs['conv']}", f"out={blocker / 'g.onnx'}"], [str(blocker / "g.onnx"), "folder"]),
         (["export", f"run={empty_run}", f"out={out / 'g.onnx'}"], ["no checkpoint", "ganlab train"]),
         (["export", f"run={runs['conv']}", "weights=ema", f"out={out / 'g.onnx'}"], ["no EMA generator", "weights=raw"]),
+        (["export", f"run={runs['conv']}", "weights=best", f"out={out / 'g.onnx'}"], ["weights=ema", "weights=raw"]),
         (["interpolate", f"run={runs['mlp']}", "label=3", f"out={out / 'w.png'}"], ["not conditional", "label="]),
         (["interpolate", f"run={runs['mlp']}", "mode=classes", f"out={out / 'w.gif'}"], ["mode=classes", "mode=slerp"]),
         (["interpolate", f"run={runs['conv']}", f"out={out / 'w.jpg'}"], [".png", ".gif"]),

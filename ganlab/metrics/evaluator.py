@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganlab.data import Dataset
+from ganlab.files import atomic_write
 from ganlab.metrics import METRICS
 from ganlab.metrics.base import Headline, Metric, Settings, headline_for
 from ganlab.runs import generate
@@ -59,7 +60,4 @@ def metrics_table(metrics: dict[str, float], step: int) -> str:
 def write_metrics_json(path: Path, step: int, metrics: dict[str, float]) -> None:
     """``{"step": int, "<metric>": float, ...}``, written atomically; an undefined value (NaN) is null."""
     values = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"step": int(step), **values}, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps({"step": int(step), **values}, indent=2) + "\n"))
