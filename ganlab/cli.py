@@ -9,21 +9,28 @@ USAGE = """\
 usage: ganlab <command> [key=value ...]
 
 commands:
-  train    train a GAN (a Hydra app: `ganlab train --help`, `-m` for sweeps, `--cfg job` to print the config)
-             ganlab train model=wgan_gp data=grid25 trainer.steps=2000
-             ganlab train -m model=gan,wgan_gp optim.lr=1e-4,2e-4
-             ganlab train resume=<run dir> trainer.steps=<M>
-  sample   write samples of a trained run as .npz arrays or a .png grid
-             ganlab sample run=<run dir> n=<N> out=<file.npz|file.png> [label=<k>] [seed=<s>] [weights=raw]
-  eval     compute a run's metrics and write <run dir>/metrics.json
-             ganlab eval run=<run dir> [n=<N>] [weights=raw]
-  report   compare the runs of a sweep: report.md, report.csv and report.png
-             ganlab report <multirun dir>
+  train        train a GAN (a Hydra app: `ganlab train --help`, `-m` for sweeps, `--cfg job` to print the config)
+                 ganlab train model=wgan_gp data=grid25 trainer.steps=2000
+                 ganlab train -m model=gan,wgan_gp optim.lr=1e-4,2e-4
+                 ganlab train resume=<run dir> trainer.steps=<M>
+  sample       write samples of a trained run as .npz arrays or a .png grid (numbered: each sample's index)
+                 ganlab sample run=<run dir> n=<N> out=<file.npz|file.png> [label=<k>] [seed=<s>] [numbered=true] [weights=raw]
+  interpolate  walks through the latent space: a .png grid (a walk a row) or an animated .gif
+                 ganlab interpolate run=<run dir> out=<file.png|file.gif> [n=8] [steps=10] [mode=slerp|lerp|classes]
+  arithmetic   DCGAN's vector arithmetic mean(a) - mean(b) + mean(c) on the latents of a numbered grid
+                 ganlab arithmetic run=<run dir> a=3,17,22 b=5,9,40 c=11,12,30 out=<file.png> [n=64] [seed=0]
+  export       the generator as ONNX, a torch.export program or safetensors (Python: ganlab.load_generator)
+                 ganlab export run=<run dir> out=<file.onnx|file.pt2|file.safetensors> [weights=ema|raw]
+  eval         compute a run's metrics and write <run dir>/metrics.json
+                 ganlab eval run=<run dir> [n=<N>] [weights=raw]
+  report       compare the runs of a sweep: report.md, report.csv and report.png
+                 ganlab report <multirun dir>
 
 Runs are written to outputs/ (TensorBoard: `tensorboard --logdir outputs`).
 """
 
-COMMANDS = {"train": "train", "sample": "sample", "eval": "evaluate", "report": "report"}  # command -> module
+COMMANDS = {"train": "train", "sample": "sample", "interpolate": "interpolate", "arithmetic": "arithmetic",
+            "export": "export", "eval": "evaluate", "report": "report"}  # command -> module
 
 
 def main(argv: list[str] | None = None) -> int:

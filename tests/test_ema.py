@@ -11,7 +11,7 @@ import torch
 from conftest import ONE_THREAD, run_ganlab, train_run
 from torch import nn
 
-from ganlab.runs import generate, load_generator
+from ganlab.runs import generate, read_run
 from ganlab.training.ema import GeneratorEMA, ema_decay
 
 
@@ -107,17 +107,18 @@ def test_checkpoints_hold_the_average_and_a_resumed_run_averages_exactly(runs):
 
 def test_load_generator_takes_the_average_unless_asked_for_raw_weights(runs, tmp_path, capsys):
     state = checkpoint(runs / "full")
-    ema, _ = load_generator(runs / "full")
-    raw, _ = load_generator(runs / "full", weights="raw")
-    for key, value in ema.state_dict().items():
-        assert torch.equal(value, state["G_ema"][key]) and torch.equal(raw.state_dict()[key], state["G"][key])
+    ema, _ = read_run(runs / "full", weights=None)
+    raw, _ = read_run(runs / "full", weights="raw")
+    assert (ema.weights, raw.weights) == ("ema", "raw")
+    for key, value in ema.net.state_dict().items():
+        assert torch.equal(value, state["G_ema"][key]) and torch.equal(raw.net.state_dict()[key], state["G"][key])
     capsys.readouterr()
     del state["G_ema"], state["ema_updates"]  # a run trained with model.ema=0
     (tmp_path / "plain" / "checkpoints").mkdir(parents=True)
     torch.save(state, tmp_path / "plain" / "checkpoints" / "last.pt")
-    plain, _ = load_generator(tmp_path / "plain")
-    assert capsys.readouterr().out.count("no moving average of G") == 1  # one line, then the raw weights
-    assert all(torch.equal(v, state["G"][k]) for k, v in plain.state_dict().items())
+    plain, _ = read_run(tmp_path / "plain", weights=None)
+    assert capsys.readouterr().out.count("holds no EMA generator") == 1  # one line, then the raw weights
+    assert all(torch.equal(v, state["G"][k]) for k, v in plain.net.state_dict().items())
 
 
 def test_eval_best_pt_and_samples_use_the_average(runs, tmp_path):
@@ -137,7 +138,7 @@ def test_eval_best_pt_and_samples_use_the_average(runs, tmp_path):
 
     run_ganlab("sample", f"run={run}", "n=8", f"out={tmp_path / 'ema.npz'}")
     run_ganlab("sample", f"run={run}", "n=8", "weights=raw", f"out={tmp_path / 'raw.npz'}")
-    G, _ = load_generator(run)
+    G, _ = read_run(run, weights=None)
     z = torch.randn(8, G.z_dim, generator=torch.Generator().manual_seed(0))
     drawn = np.load(tmp_path / "ema.npz")["samples"]
     assert np.allclose(drawn, generate(G, z).numpy(), atol=1e-6)

@@ -10,7 +10,6 @@ from omegaconf import MISSING, OmegaConf
 from ganlab.commands.sample import open_run
 from ganlab.config import parse_args
 from ganlab.console import say
-from ganlab.runs.generator import Weights, weights_used
 
 
 @dataclass
@@ -23,7 +22,7 @@ class EvalArgs:
     inception_weights: str | None = None  # torch-fidelity's Inception-v3 weights, for FID/KID/IS/PR; None: the run's
     cache_dir: str | None = None  # where digit classifiers are cached; None: the run's eval.cache_dir
     out: str | None = None  # the JSON file; None: <run dir>/metrics.json
-    weights: Weights = Weights.ema  # ema: the moving average of G (where the run kept one); raw: G's own weights
+    weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
 
 
 def main(args: list[str]) -> int:
@@ -48,7 +47,7 @@ def main(args: list[str]) -> int:
     step = int(state["step"])
     run = Path(a.run)
     say(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}, "
-        f"weights={weights_used(state, a.weights).value}")
+        f"weights={G.weights}")
     reference = evaluator.reference(metrics)
     say(metrics_table(metrics, step, *reference))
     out = Path(a.out) if a.out else run / "metrics.json"

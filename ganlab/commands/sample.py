@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from omegaconf import MISSING, OmegaConf
 
 from ganlab.config import parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
-from ganlab.runs.generator import Weights
+
+if TYPE_CHECKING:
+    from ganlab.runs import Generator
 
 
 @dataclass
@@ -24,20 +26,36 @@ class SampleArgs:
     seed: int = 0
     device: str = "auto"
     checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
-    weights: Weights = Weights.ema  # ema: the moving average of G (where the run kept one); raw: G's own weights
+    weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
+    numbered: bool = False  # a .png grid of images: each sample's index in its corner (for `ganlab arithmetic`)
 
 
-def open_run(run: str, checkpoint: str, device: str, weights: str = "ema") -> tuple[torch.nn.Module, dict]:
+@dataclass
+class GeneratorArgs:
+    """The keys shared by the commands that draw from a run's generator (interpolate, arithmetic)."""
+
+    run: str = MISSING  # a run dir written by `ganlab train`
+    out: str = MISSING  # the picture to write
+    seed: int = 0  # of the latents
+    label: int | None = None  # conditional models: the class to draw
+    weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
+    checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
+    device: str = "auto"
+
+
+def open_run(run: str, checkpoint: str, device: str, weights: str | None = None) -> tuple[Generator, dict[str, Any]]:
     """A run's generator on the device a command asked for (``auto``, ``cpu``, ``cuda``, ``mps``)."""
-    from ganlab.runs import load_generator
+    from ganlab.runs import read_run
     from ganlab.training.device import resolve_device
 
-    return load_generator(Path(run), checkpoint, resolve_device(OmegaConf.create({"type": device})), weights)
+    return read_run(Path(run), checkpoint, resolve_device(OmegaConf.create({"type": device})), weights)
 
 
 def main(args: list[str]) -> int:
     from ganlab.figures import image_grid, save_png, scatter_plot
+    from ganlab.files import atomic_write
     from ganlab.runs import generate
+    from ganlab.runs.latent import latents
 
     a = parse_args(args, SampleArgs, "sample")
     out = Path(a.out)
@@ -45,37 +63,24 @@ def main(args: list[str]) -> int:
         raise GanlabError(f"out={a.out}: the file must end in .npz (arrays) or .png (a grid of images).")
     if a.n <= 0:
         raise GanlabError(f"n must be positive, got {a.n}.")
+    if a.numbered and out.suffix != ".png":
+        raise GanlabError(f"numbered=true writes the indices on a grid of images: give out= a .png file, not {a.out}.")
     G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
-    device = next(G.parameters()).device
-    num_classes = getattr(G, "num_classes", None)
-    nrow = None
-    if num_classes:
-        if a.label is not None and not 0 <= a.label < num_classes:
-            raise GanlabError(f"label={a.label} is out of range: this model has classes 0..{num_classes - 1}.")
-        if a.label is not None:
-            y = torch.full((a.n,), a.label, dtype=torch.int64, device=device)
-        else:  # classes in equal shares, in order: one grid row per class when n is a multiple of them
-            y = torch.arange(a.n, device=device) * num_classes // a.n
-            nrow = -(-a.n // num_classes)
-    elif a.label is not None:
-        raise GanlabError(f"label={a.label} was given, but this run's model ({state['config']['model']['name']}) "
-                          "is not conditional. Drop label=.")
-    else:
-        y = None
-    gen = torch.Generator().manual_seed(a.seed)
-    z = torch.randn(a.n, G.z_dim, generator=gen).to(device)
-    x = generate(G, z, y)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    points = state["data"]["kind"] == "points"
+    if a.numbered and points:
+        raise GanlabError("numbered=true numbers the images of a grid, but this run models 2-D points. Drop it.")
+    y = G.labels_for(a.n, a.label)
+    # classes in equal shares, in order: one grid row per class when n is a multiple of them
+    nrow = -(-a.n // G.num_classes) if G.num_classes and a.label is None else None
+    x = generate(G, latents(a.n, G.z_dim, a.seed).to(G.device), y)
     if out.suffix == ".npz":
         arrays = {"samples": x.cpu().numpy().astype(np.float32)}
         if y is not None:
             arrays["labels"] = y.cpu().numpy().astype(np.int64)
-        np.savez(out, **arrays)
+        atomic_write(out, lambda tmp: np.savez(tmp, **arrays))
+    elif points:
+        save_png(scatter_plot(x, title=f"{a.n} samples, step {state['step']}"), out)
     else:
-        if state["data"]["kind"] == "points":
-            picture = scatter_plot(x, title=f"{a.n} samples, step {state['step']}")
-        else:
-            picture = image_grid(x, nrow)
-        save_png(picture, out)
-    say(f"ganlab: wrote {a.n} samples of {Path(a.run)} (step {state['step']}) to {out}")
+        save_png(image_grid(x, nrow, numbered=a.numbered), out)
+    say(f"ganlab: wrote {a.n} samples of {Path(a.run)} (step {state['step']}, {G.weights} weights) to {out}")
     return 0

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ganlab.data import Dataset
+from ganlab.files import atomic_write
 from ganlab.metrics import METRICS
 from ganlab.metrics.base import Headline, Metric, Settings, headline_for
 from ganlab.runs import generate
@@ -90,7 +91,4 @@ def write_metrics_json(path: Path, step: int, metrics: dict[str, float], referen
     out: dict[str, object] = {"step": int(step), **_finite(metrics)}
     if reference is not None:
         out.update(reference=_finite(reference), reference_source=source)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(out, indent=2) + "\n"))

@@ -6,29 +6,25 @@ unpickling would import or call anything is refused as "not a ganlab checkpoint"
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ganlab.errors import GanlabError
+from ganlab.files import atomic_write
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """Write ``state`` to ``path``; a crash mid-write leaves the previous file intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     if not path.is_file():
-        raise GanlabError(f"no checkpoint at {path}. Pass a run directory written by `ganlab train`.")
+        raise GanlabError(f"no checkpoint at {path}. Pass a run directory written by `ganlab train` once it has "
+                          "saved one (checkpoints/last.pt, every trainer.ckpt_every steps and at the end), or "
+                          "checkpoint=<name> of a file in its checkpoints/ folder.")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:

@@ -164,6 +164,7 @@ class Trainer(Run):
                     self.evaluate(logger)
                 if progress is not None:
                     progress.update(1)
+            logger.image("Samples/interpolation", self.samples.interpolation(self.step), self.step)
             logger.hparams(hparams(self.cfg, self.overrides), {f"Metrics/{k}": v for k, v in self.final_metrics.items()})
         finally:
             route_through(None)

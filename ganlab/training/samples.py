@@ -11,8 +11,10 @@ from torch import Tensor, nn
 from ganlab.data import Dataset
 from ganlab.figures import image_grid, save_png, scatter_plot
 from ganlab.runs import generate
+from ganlab.runs.explore import real_points, walk, walk_picture
 
 POINTS_SHOWN = 1000  # generated points drawn in a 2-D scatter plot
+INTERPOLATION_WALKS, INTERPOLATION_STEPS = 8, 10  # Samples/interpolation at the end of training
 
 
 def class_rows(num_classes: int, per_class: int, device: torch.device | str = "cpu") -> Tensor:
@@ -40,17 +42,19 @@ class SampleRenderer:
         if data.kind == "points":
             num_samples = max(num_samples, POINTS_SHOWN)
         self.z = torch.randn(num_samples, G.z_dim, generator=gen).to(device)
-        self.real: Tensor | None = None
-        if data.kind == "points":
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                torch.manual_seed(seed)
-                self.real = data.sample(2 * POINTS_SHOWN)[0]
+        self.seed = seed
+        self.real = real_points(data, seed, device) if data.kind == "points" else None
 
     def render(self, step: int) -> np.ndarray:
         x = generate(self.G, self.z, self.y)
         if self.kind == "points":
             return scatter_plot(x, self.real, title=f"step {step}")
         return image_grid(x, self.nrow)
+
+    def interpolation(self, step: int) -> np.ndarray:
+        """Slerp walks between the run's own seeded latents (a row each; 2-D data: paths over the real data)."""
+        x = walk(self.G, INTERPOLATION_WALKS, INTERPOLATION_STEPS, "slerp", self.seed)
+        return walk_picture(x, self.real, title=f"slerp walks, step {step}")
 
     @staticmethod
     def save(picture: np.ndarray, path: Path) -> None:

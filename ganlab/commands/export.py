@@ -1,0 +1,34 @@
+"""``ganlab export``: a trained generator as ONNX, a torch.export program (.pt2) or safetensors weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import MISSING
+
+from ganlab.commands.sample import open_run
+from ganlab.config import parse_args
+from ganlab.console import say
+
+
+@dataclass
+class ExportArgs:
+    run: str = MISSING  # a run dir written by `ganlab train`
+    out: str = MISSING  # file.onnx, file.pt2 or file.safetensors: the format follows the ending
+    weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
+    checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
+
+
+def main(args: list[str]) -> int:
+    from ganlab.runs.export import FORMATS, check_format, export_generator
+
+    a = parse_args(args, ExportArgs, "export")
+    out = Path(a.out)
+    check_format(out)
+    G, state = open_run(a.run, a.checkpoint, "cpu", a.weights)
+    export_generator(G, out)
+    size = out.stat().st_size
+    say(f"ganlab: wrote {out} ({size / 1e6:.1f} MB)" if size >= 1e6 else f"ganlab: wrote {out} ({size / 1e3:.0f} kB)")
+    say(f"  {FORMATS[out.suffix]}: the {G.weights} generator of {Path(a.run)} at step {state['step']}")
+    return 0
