@@ -19,10 +19,19 @@ import torch.distributed as dist
 
 from ganlab.commands.config import compose_config
 from ganlab.commands.train import train
+from ganlab.training.loop import Trainer
 
 
-def run(run_dir: Path, overrides: list[str]):
-    return train(compose_config(overrides), run_dir, overrides)
+def run(run_dir: Path, overrides: list[str]) -> Trainer:
+    """``ganlab train <overrides>`` into ``run_dir``, in this process; the trainer it used."""
+    used: list[Trainer] = []
+    fit = Trainer.fit
+    Trainer.fit = lambda self: (fit(self), used.append(self))[0]  # type: ignore[method-assign]
+    try:
+        train(compose_config(overrides), run_dir, overrides)
+    finally:
+        Trainer.fit = fit  # type: ignore[method-assign]
+    return used[0]
 
 
 def main() -> None:

@@ -130,11 +130,12 @@ def test_more_processes_than_gpus_is_an_error_that_names_the_fix(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
     cfg = OmegaConf.create({"type": "cuda", "precision": "auto", "channels_last": None})
-    assert distributed._device(Ranks(3, 8, 1, 2), cfg) == torch.device("cuda", 1)
+    assert Ranks(3, 8, 1, 2).device(cfg) == torch.device("cuda", 1)
     with pytest.raises(GanlabError, match=r"started 4 processes on this machine, but it has 2 CUDA GPU\(s\).*"
                                           r"--nproc_per_node=2"):
-        distributed._device(Ranks(0, 4, 0, 4), cfg)
+        Ranks(0, 4, 0, 4).device(cfg)
 
 
 def test_sync_bn_converts_batchnorm_and_refuses_what_it_cannot_do():

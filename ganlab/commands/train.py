@@ -96,10 +96,12 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
     """Train a run described by ``cfg`` in ``run_dir`` (or continue the one named by ``cfg.resume``)."""
     from ganlab.console import say
     from ganlab.runs import load_checkpoint
-    from ganlab.training.distributed import agree_run_dir, start
+    from ganlab.training.distributed import agree_run_dir, join
     from ganlab.training.loop import Trainer
     from ganlab.training.state import resumed_config
 
+    ranks = join()  # under torchrun: the process group of the run's processes (training/distributed.py)
+    run_dir = agree_run_dir(ranks, run_dir)  # rank 0's, on every rank
     state = None
     if cfg.resume:
         state = load_checkpoint(Path(cfg.resume) / "checkpoints" / "last.pt")
@@ -110,14 +112,13 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
                 f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
             )
     check(cfg, overrides)
-    ranks = start(cfg)  # under torchrun: the process group of the run's processes
-    run_dir = agree_run_dir(ranks, run_dir)  # rank 0's, on every rank
     if ranks.lead:
         run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, run_dir, resume_state=state, overrides=overrides)
     verb = f"resuming at step {trainer.step}" if state else "training"
     say(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
-        f"penalty={cfg.penalty.name} on {trainer.device}, {cfg.trainer.steps} steps -> {run_dir}")
+        f"penalty={cfg.penalty.name} on {trainer.device}{ranks.describe(cfg.trainer.batch_size)}, {cfg.trainer.steps} steps "
+        f"-> {run_dir}")
     trainer.fit()
     return trainer
 

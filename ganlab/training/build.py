@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 from ganlab.data import load_dataset, spec_of
 from ganlab.models import build_models, networks_for
 from ganlab.objectives import build_objective, build_penalty
-from ganlab.training.device import autocast_dtype, resolve_device, use_channels_last
+from ganlab.training.device import autocast_dtype, use_channels_last
 from ganlab.training.distributed import current
 from ganlab.training.optim import build_optimizers
 from ganlab.training.step import GANStep, compile_networks
@@ -22,7 +22,7 @@ class Run:
         self.cfg = cfg
         torch.manual_seed(cfg.seed)
         self.ranks = current()  # under torchrun: this process's rank (see training/distributed.py)
-        self.device = self.ranks.place(resolve_device(cfg.device))
+        self.device = self.ranks.device(cfg.device)  # resolve_device, or this rank's own GPU
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.data = load_dataset(cfg.data).to(self.device)

@@ -32,7 +32,6 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ganlab.console import say
 from ganlab.errors import GanlabError
 from ganlab.objectives.penalties import Penalty
 from ganlab.shares import Share
@@ -63,9 +62,37 @@ class Ranks:
     def share(self) -> Share:
         return Share(self.rank, self.world)
 
-    def place(self, device: torch.device) -> torch.device:
-        """This rank's device of ``device``'s kind: its own GPU (``cuda:<local rank>``), or the CPU."""
-        return torch.device("cuda", self.local_rank) if device.type == "cuda" and self.world > 1 else device
+    def device(self, cfg: DictConfig) -> torch.device:
+        """This rank's device for the ``device`` config: its own GPU (``cuda:<local rank>``) or the CPU; a
+        GanlabError naming the fix when the machine cannot give each rank one."""
+        if self.world == 1:
+            return resolve_device(cfg)
+        if cfg.type == "cuda" and not torch.cuda.is_available():
+            raise GanlabError(
+                f"device=cuda under torchrun, but PyTorch {torch.__version__} sees no CUDA GPU on this machine for "
+                f"its {self.local_world} processes. Use device=cpu (each process trains on the CPU and they talk "
+                "over gloo), or run torchrun on a machine with GPUs.")
+        device = resolve_device(cfg)
+        if device.type == "cpu":
+            return device
+        if device.type != "cuda":
+            raise GanlabError(f"device={device.type} under torchrun: data parallelism runs on CUDA GPUs (nccl) or the "
+                              "CPU (gloo). Use device=cuda or device=cpu.")
+        gpus = torch.cuda.device_count()
+        if self.local_world > gpus:
+            raise GanlabError(
+                f"torchrun started {self.local_world} processes on this machine, but it has {gpus} CUDA GPU(s): each "
+                f"process trains on a GPU of its own. Pass --nproc_per_node={gpus} (or --nproc_per_node=gpu, one "
+                "per GPU), or device=cpu to train on the CPU.")
+        device = torch.device("cuda", self.local_rank)
+        torch.cuda.set_device(device)
+        return device
+
+    def describe(self, batch_size: int) -> str:
+        """How the run is spread, for the line that starts it ("" for a single process)."""
+        if self.world == 1:
+            return ""
+        return f" x {self.world} processes (trainer.batch_size is per process: global batch {self.world * batch_size})"
 
     def average(self, values: Tensor) -> Tensor:
         """The mean of ``values`` over the ranks (one all-reduce; every rank calls it)."""
@@ -155,44 +182,17 @@ def hydra_args(args: list[str]) -> list[str]:
     return [a for a in args if a.split("=", 1)[0] not in mine] + FOLLOWER_ARGS
 
 
-def _device(ranks: Ranks, cfg: DictConfig) -> torch.device:
-    """This rank's device, or a GanlabError naming the fix when the machine cannot give each rank one."""
-    if cfg.type == "cuda" and not torch.cuda.is_available():
-        raise GanlabError(
-            f"device=cuda under torchrun, but PyTorch {torch.__version__} sees no CUDA GPU on this machine for its "
-            f"{ranks.local_world} processes. Use device=cpu (each process trains on the CPU and they talk over "
-            "gloo), or run torchrun on a machine with GPUs.")
-    device = resolve_device(cfg)
-    if device.type not in ("cuda", "cpu"):
-        raise GanlabError(f"device={device.type} under torchrun: data parallelism runs on CUDA GPUs (nccl) or the "
-                          "CPU (gloo). Use device=cuda or device=cpu.")
-    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
-    if device.type == "cuda" and ranks.local_world > gpus:
-        raise GanlabError(
-            f"torchrun started {ranks.local_world} processes on this machine, but it has {gpus} CUDA GPU(s): each "
-            f"process trains on a GPU of its own. Pass --nproc_per_node={gpus} (or --nproc_per_node=gpu, one per "
-            "GPU), or device=cpu to train on the CPU.")
-    return ranks.place(device)
-
-
-def start(cfg: DictConfig) -> Ranks:
-    """Join the run's process group when torchrun (or a submitit job) started several processes: check that each
-    has a device, bring the group up (gloo on the CPU, nccl for CUDA tensors). Ranks other than 0 print nothing
-    from here on. A single process: ``Ranks()``, nothing else happens."""
+def join() -> Ranks:
+    """Join the run's process group when torchrun (or a submitit job) started several processes: gloo for the
+    CPU's tensors, nccl for CUDA's where there are GPUs. Ranks other than 0 print nothing from here on. A single
+    process: ``Ranks()``, nothing else happens."""
     ranks = launched()
     if ranks.world == 1 or dist.is_initialized():
         return ranks
-    device = _device(ranks, cfg.device)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend, timeout=TIMEOUT)
+    dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo", timeout=TIMEOUT)
     atexit.register(dist.destroy_process_group)
     if not ranks.lead:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- for the rest of the process
-    b = cfg.trainer.batch_size
-    say(f"ganlab: data parallel over {ranks.world} processes ({backend.replace('cpu:gloo,', '')}): trainer.batch_size="
-        f"{b} per process, global batch {ranks.world * b}")
     return ranks
 
 
