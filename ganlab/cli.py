@@ -56,13 +56,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import importlib
 
+    from ganlab.console import error
     from ganlab.errors import GanlabError
 
     try:
         module = importlib.import_module(f"ganlab.commands.{COMMANDS[command]}")
         return module.main(args)
     except GanlabError as err:
-        print(f"ganlab {command}: error: {err}", file=sys.stderr)
+        error(f"ganlab {command}: error: {err}")
         return 2
     except BrokenPipeError:  # `ganlab train --help | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

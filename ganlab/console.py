@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -19,6 +20,13 @@ def say(message: str) -> None:
 def warn(message: str) -> None:
     """A line on standard error."""
     print(message, file=sys.stderr, flush=True)
+
+
+def error(message: str) -> None:
+    """An error's paragraph on standard error. Under torchrun only each machine's first process prints it: every
+    process of a run meets the same bad config, files or machine."""
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        warn(message)
 
 
 def route_through(writer: Callable[[str], None] | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ganlab.commands.config import check, config_dir, register_schema, schema
-from ganlab.console import warn
+from ganlab.console import error
 from ganlab.errors import GanlabError
 
 # Hydra flags whose value is the next word on the command line
@@ -95,9 +96,12 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
     """Train a run described by ``cfg`` in ``run_dir`` (or continue the one named by ``cfg.resume``)."""
     from ganlab.console import say
     from ganlab.runs import load_checkpoint
+    from ganlab.training.distributed import agree_run_dir, join
     from ganlab.training.loop import Trainer
     from ganlab.training.state import resumed_config
 
+    ranks = join()  # under torchrun: the process group of the run's processes (training/distributed.py)
+    run_dir = agree_run_dir(ranks, run_dir)  # rank 0's, on every rank
     state = None
     if cfg.resume:
         state = load_checkpoint(Path(cfg.resume) / "checkpoints" / "last.pt")
@@ -108,11 +112,13 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
                 f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
             )
     check(cfg, overrides)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if ranks.lead:
+        run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, run_dir, resume_state=state, overrides=overrides)
     verb = f"resuming at step {trainer.step}" if state else "training"
     say(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
-        f"penalty={cfg.penalty.name} on {trainer.device}, {cfg.trainer.steps} steps -> {run_dir}")
+        f"penalty={cfg.penalty.name} on {trainer.device}{ranks.describe(cfg.trainer.batch_size)}, {cfg.trainer.steps} steps "
+        f"-> {run_dir}")
     trainer.fit()
     return trainer
 
@@ -122,7 +128,7 @@ def _task(cfg: DictConfig) -> None:
     try:
         train(cfg, run_dir=Path(HydraConfig.get().runtime.output_dir), overrides=HydraConfig.get().overrides.task)
     except GanlabError as err:
-        warn(f"ganlab train: error: {err}")
+        error(f"ganlab train: error: {err}")
         sys.exit(2)
 
 
@@ -178,6 +184,10 @@ def main(args: list[str]) -> int:
             print(text)
             return 0
     args = [*args, *_resume_args(args)]
+    if os.environ.get("WORLD_SIZE", "1") != "1":  # torchrun's processes: only rank 0's Hydra writes
+        from ganlab.training.distributed import hydra_args
+
+        args = hydra_args(args)
     # the configs live in the package (or the repository); --config-dir still adds a user's own folder
     args = ["--config-path", str(config_dir()), *args] if "--config-path" not in args else args
     sys.argv = ["ganlab train", *args]

@@ -94,6 +94,7 @@ class TrainerConfig:
     num_samples: int = key(64, lo=1, hi=4096)  # fixed-noise grid size
     progress: bool = True
     compile: bool = False  # torch.compile G and D (the first step pays the compilation, logged as Speed/compile_s)
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm, CUDA only)
 
 
 @dataclass

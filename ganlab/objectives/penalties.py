@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ganlab.config.schema import key
 from ganlab.objectives import PENALTIES
+from ganlab.shares import ALL, Share
 
 Report = Callable[[str, Tensor], None]
 
@@ -39,6 +40,7 @@ class Penalty:
 
     name = "none"
     gradient = False  # a term of D's loss through its input gradient: may be lazy (penalty.every)
+    share: Share = ALL  # what a random draw keeps of a global batch's (a rank's share under torchrun)
 
     def __call__(self, D: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None, report: Report = _ignore) -> Tensor | None:
         """The penalty on D for a real batch and a fake batch, both of the classes ``y`` (or None)."""
@@ -102,7 +104,7 @@ class GradientPenalty(InputGradientPenalty):
     one_sided = False
 
     def points(self, real: Tensor, fake: Tensor) -> Tensor:
-        alpha = torch.rand(real.shape[0], *([1] * (real.ndim - 1)), device=real.device, dtype=real.dtype)
+        alpha = self.share(torch.rand, real.shape[0], *([1] * (real.ndim - 1)), device=real.device, dtype=real.dtype)
         return alpha * real.detach() + (1 - alpha) * fake.detach()
 
     def term(self, norm: Tensor) -> Tensor:

@@ -8,37 +8,44 @@ from omegaconf import DictConfig
 from ganlab.data import load_dataset, spec_of
 from ganlab.models import build_models, networks_for
 from ganlab.objectives import build_objective, build_penalty
-from ganlab.training.device import autocast_dtype, resolve_device, use_channels_last
+from ganlab.training.device import autocast_dtype, use_channels_last
+from ganlab.training.distributed import current
 from ganlab.training.ema import GeneratorEMA
 from ganlab.training.optim import build_optimizers
 from ganlab.training.step import GANStep, compile_networks
 
 
 class Run:
-    """Everything one run trains with, built from ``cfg`` (seeded by ``cfg.seed``). The learning-rate schedules
-    are built by the trainer once it knows the step it starts at."""
+    """Everything one run trains with, built from ``cfg`` (seeded by ``cfg.seed``, alike on every rank of a
+    data-parallel run). The learning-rate schedules are built by the trainer once it knows the step it starts at."""
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
         torch.manual_seed(cfg.seed)
-        self.device = resolve_device(cfg.device)
+        self.ranks = current()  # under torchrun: this process's rank (see training/distributed.py)
+        self.device = self.ranks.device(cfg.device)  # resolve_device, or this rank's own GPU
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.data = load_dataset(cfg.data).to(self.device)
         self.spec = spec_of(self.data)
+        self.penalty = build_penalty(cfg.penalty)
+        self.penalty.share = self.ranks.share
         G, D = build_models(cfg.model, self.spec)
+        if cfg.trainer.sync_bn:
+            G, D = self.ranks.sync_batchnorm(G, D, self.device, self.penalty)
         family = networks_for(cfg.model, self.spec)
         self.channels_last = use_channels_last(cfg.device, self.device, family.channels_last)
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.G, self.D = G.to(self.device, memory_format=memory_format), D.to(self.device, memory_format=memory_format)
         self.opt_g, self.opt_d = build_optimizers(cfg.optim, self.G, self.D)
         self.objective = build_objective(cfg.objective)
-        self.penalty = build_penalty(cfg.penalty)
+        forwards = self.ranks.wrap(self.G, self.D)  # DistributedDataParallel under torchrun
         self.step_fn = GANStep(self.G, self.D, self.opt_g, self.opt_d, self.objective, self.penalty,
                                n_critic=cfg.trainer.n_critic, batch_size=cfg.trainer.batch_size,
-                               autocast_dtype=autocast_dtype(cfg.device, self.device, family.bf16_on_cpu), channels_last=self.channels_last,
-                               compiled=compile_networks(self.G, self.D) if cfg.trainer.compile else None,
-                               penalty_every=cfg.penalty.every)
+                               autocast_dtype=autocast_dtype(cfg.device, self.device, family.bf16_on_cpu),
+                               channels_last=self.channels_last,
+                               compiled=compile_networks(*forwards) if cfg.trainer.compile else forwards,
+                               penalty_every=cfg.penalty.every, share=self.ranks.share)
         self.ema = (GeneratorEMA(self.G, cfg.model.ema, cfg.trainer.batch_size, cfg.model.ema_rampup)
                     if cfg.model.ema else None)
         # the generator a run shows and evaluates: the moving average when there is one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,17 @@ from ganlab.training.optim import build_schedulers
 from ganlab.training.samples import SampleRenderer
 from ganlab.training.state import GROUPS, rng_state, set_rng_state
 from ganlab.training.step import Stats
-from ganlab.training.tensorboard import RunLogger
+from ganlab.training.tensorboard import RunLogger, SilentLogger
 
 
 class Window:
-    """Device-side sums of the statistics between two logs (each tag averaged over the steps that reported it)."""
+    """Device-side sums of the statistics between two logs (each tag averaged over the steps that reported it;
+    ``reduce``: the ranks' average of the averages, under torchrun)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.sums: Stats = {}
         self.counts: dict[str, int] = {}
+        self.reduce = reduce
 
     def add(self, stats: Stats) -> None:
         for tag, value in stats.items():
@@ -41,7 +44,8 @@ class Window:
         if not self.sums:
             return {}
         tags = list(self.sums)
-        values = torch.stack([self.sums[t].float() / self.counts[t] for t in tags]).tolist()
+        values = torch.stack([self.sums[t].float() / self.counts[t] for t in tags])
+        values = (self.reduce(values) if self.reduce else values).tolist()
         return dict(zip(tags, values, strict=True))
 
     def clear(self) -> None:
@@ -68,7 +72,7 @@ class Trainer(Run):
         if resume_state is not None:
             self.load_state(resume_state)
         self.schedulers = build_schedulers(cfg.optim, (self.opt_g, self.opt_d), self.step)
-        self.window = Window()
+        self.window = Window(self.ranks.average)
 
     # ----------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -84,6 +88,7 @@ class Trainer(Run):
             "rng": rng_state(self.device),
             "best": self.best,
             **(self.ema.state_dict() if self.ema is not None else {}),
+            "world_size": self.ranks.world,  # processes that trained it (trainer.batch_size is per process)
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -100,8 +105,14 @@ class Trainer(Run):
         self.step = int(state["step"])
         self.step_fn.load_state_dict(state.get("step_fn", {"d_steps": self.step * self.cfg.trainer.n_critic}))
         self.best = state.get("best")
+        saved = (int(state.get("world_size", 1)), int(state["config"]["trainer"]["batch_size"]))
+        note = self.ranks.resume_note(*saved, self.cfg.trainer.batch_size)
+        if note:
+            say(note)
 
     def save(self, periodic: bool) -> None:
+        if not self.ranks.lead:
+            return  # rank 0 writes the checkpoints of a data-parallel run
         state = self.state_dict()
         if periodic:
             save_checkpoint(state, self.ckpt_dir / f"step_{self.step:07d}.pt")
@@ -121,9 +132,10 @@ class Trainer(Run):
 
     def fit(self) -> None:
         t = self.cfg.trainer
-        logger = RunLogger(self.run_dir, resume_step=self.step + 1 if self.step else None)
-        batch_images = t.batch_size * t.n_critic
-        progress = _progress(t, self.step)
+        lead = self.ranks.lead  # under torchrun, rank 0 alone logs, draws samples and evaluates
+        logger = RunLogger(self.run_dir, resume_step=self.step + 1 if self.step else None) if lead else SilentLogger()
+        batch_images = t.batch_size * t.n_critic * self.ranks.world  # the global batch's real images
+        progress = _progress(t, self.step) if lead else None
         route_through(progress.write if progress is not None else None)
         tick, tick_step = time.perf_counter(), self.step
         first = self.step + 1
@@ -152,7 +164,7 @@ class Trainer(Run):
                     if progress is not None:
                         progress.set_postfix_str(
                             f"D {values['Loss/D']:.3f}  G {values['Loss/G']:.3f}  {values['Speed/img_per_s']:.0f} img/s")
-                if self.step % t.sample_every == 0 or self.step == t.steps:
+                if lead and (self.step % t.sample_every == 0 or self.step == t.steps):
                     picture = self.samples.render(step=self.step)
                     logger.image("Samples", picture, self.step)
                     self.samples.save(picture, self.run_dir / "samples" / f"step_{self.step:07d}.png")
@@ -160,7 +172,7 @@ class Trainer(Run):
                     self._check_finite(self.window.means())  # never checkpoint weights gone non-finite since the log
                     self.save(periodic=self.step % t.ckpt_every == 0)
                 e = self.cfg.eval
-                if (e.every and self.step % e.every == 0) or (e.at_end and self.step == t.steps):
+                if lead and ((e.every and self.step % e.every == 0) or (e.at_end and self.step == t.steps)):
                     self.evaluate(logger)
                 if progress is not None:
                     progress.update(1)

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from ganlab.data import Dataset
 from ganlab.objectives.base import Objective
 from ganlab.objectives.penalties import Penalty
+from ganlab.shares import ALL, Share
 
 Stats = dict[str, Tensor]  # TensorBoard tag -> a 0-d device tensor
 
@@ -42,17 +43,23 @@ def compile_networks(G: nn.Module, D: nn.Module, backend: str = "inductor") -> t
     return torch.compile(G, backend=backend), torch.compile(D, backend=backend)
 
 
+def _no_sync(forward: Callable) -> contextlib.AbstractContextManager:
+    """A DistributedDataParallel D's forward without its gradient all-reduce: the G phase, where D is frozen."""
+    return forward.no_sync() if hasattr(forward, "no_sync") else contextlib.nullcontext()
+
+
 class GANStep:
     """Updates G and D for one generator step and returns their statistics by name.
 
-    ``compiled``: optional ``(G, D)`` forward functions (from :func:`compile_networks`) used in place of the
-    modules' own forwards for the adversarial terms.
+    ``compiled``: optional ``(G, D)`` forward functions (from :func:`compile_networks`, or DistributedDataParallel
+    wrappers) used in place of the modules' own forwards for the adversarial terms. ``share``: the rows of each
+    globally drawn batch this process trains on (see :mod:`ganlab.shares`).
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  objective: Objective, penalty: Penalty, *, n_critic: int, batch_size: int,
                  autocast_dtype: torch.dtype | None = None, channels_last: bool = False,
-                 compiled: tuple[Callable, Callable] | None = None, penalty_every: int = 1):
+                 compiled: tuple[Callable, Callable] | None = None, penalty_every: int = 1, share: Share = ALL):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
         self.g_forward, self.d_forward = compiled or (G, D)
         self.d_params = list(D.parameters())
@@ -62,6 +69,7 @@ class GANStep:
         self.penalty_stats: Stats = {}  # the penalty's last report, logged on the steps a lazy penalty skips
         self.n_critic, self.batch_size = n_critic, batch_size
         self.autocast_dtype, self.channels_last = autocast_dtype, channels_last
+        self.share = share
 
     def _report_penalty(self, tag: str, value: Tensor) -> None:
         self.penalty_stats[tag] = value.detach().float()
@@ -80,10 +88,10 @@ class GANStep:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def sample_z(self, n: int) -> Tensor:
-        return torch.randn(n, self.G.z_dim, device=self.device)
+        return self.share(torch.randn, n, self.G.z_dim, device=self.device)
 
     def _real_batch(self, data: Dataset) -> tuple[Tensor, Tensor | None]:
-        real, y = data.sample(self.batch_size)
+        real, y = self.share(data.sample, self.batch_size)
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
         return real, y
@@ -120,7 +128,7 @@ class GANStep:
 
         # --- G phase: one step through the updated D on the same fakes -----------------------------------
         self._freeze_d(True)
-        with self.autocast():
+        with self.autocast(), _no_sync(D):
             if objective.relativistic:  # G's loss pairs its fakes with the real batch, as the updated D sees it
                 with torch.no_grad():
                     out_real = D(real, y).float()

@@ -54,3 +54,25 @@ class RunLogger:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class SilentLogger(RunLogger):
+    """What the ranks other than 0 of a data-parallel run log: nothing (rank 0 writes the run's events)."""
+
+    def __init__(self) -> None:
+        pass
+
+    def scalars(self, values: dict[str, float], step: int) -> None:
+        pass
+
+    def image(self, tag: str, picture: np.ndarray, step: int) -> None:
+        pass
+
+    def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
