@@ -19,6 +19,7 @@ from ganlab.training.build import Run
 from ganlab.training.monitor import Monitor
 from ganlab.training.optim import build_schedulers
 from ganlab.training.samples import SampleRenderer
+from ganlab.training.signals import StopSignals
 from ganlab.training.state import GROUPS, rng_state, set_rng_state
 from ganlab.training.step import Stats
 from ganlab.training.tensorboard import RunLogger
@@ -63,6 +64,7 @@ class Trainer(Run):
         self.final_metrics: dict[str, float] = {}
         self.overrides = list(overrides)
         self.step = 0
+        self.stopped_by: int | None = None  # the signal that ended fit() before trainer.steps (see signals.py)
         if resume_state is not None:
             self.load_state(resume_state)
         self.schedulers = build_schedulers(cfg.optim, (self.opt_g, self.opt_d), self.step)
@@ -120,6 +122,7 @@ class Trainer(Run):
         route_through(progress.write if progress is not None else None)
         tick, tick_step = time.perf_counter(), self.step
         first = self.step + 1
+        stop = StopSignals().install()
         try:
             while self.step < t.steps:
                 self.step += 1
@@ -157,14 +160,22 @@ class Trainer(Run):
                     self.evaluate(logger)
                 if progress is not None:
                     progress.update(1)
-            logger.hparams(hparams(self.cfg, self.overrides), {f"Metrics/{k}": v for k, v in self.final_metrics.items()})
+                if stop.received is not None and self.step < t.steps:  # a signal: end here, resumable
+                    self._check_finite(self.window.means())
+                    self.save(periodic=False)
+                    self.stopped_by = stop.received
+                    break
+            else:
+                logger.hparams(hparams(self.cfg, self.overrides), {f"Metrics/{k}": v for k, v in self.final_metrics.items()})
         finally:
+            stop.restore()
             route_through(None)
             if progress is not None:
                 progress.close()
             logger.close()
-        say(f"ganlab: done, {self.step} generator steps. Samples: {self.run_dir / 'samples'}; "
-            f"checkpoint: {self.ckpt_dir / 'last.pt'}")
+        if self.stopped_by is None:
+            say(f"ganlab: done, {self.step} generator steps. Samples: {self.run_dir / 'samples'}; "
+                f"checkpoint: {self.ckpt_dir / 'last.pt'}")
 
     def evaluate(self, logger: RunLogger) -> dict[str, float]:
         """Compute the metrics, log them as Metrics/<name>, keep checkpoints/best.pt by the headline metric;
