@@ -186,10 +186,13 @@ def test_optuna_search_minimises_the_headline_metric_past_a_diverged_trial(tmp_p
     assert rows[0] == trials[best].name and rows[-1] == trials[1e30].name
 
 
-def test_a_search_with_nothing_to_optimise_or_over_no_such_key_is_refused(tmp_path):
-    """Refused before any trial starts (no sweep dir is made), with a message naming the fix."""
+def test_a_sweep_that_cannot_run_is_refused_before_any_job(tmp_path):
+    """A launcher option or key that does not exist, a search with nothing to optimise, in the wrong direction or
+    over a key that does not exist: refused before any job starts (no sweep dir is made), naming the fix."""
     sweep = tmp_path / "sweep"
     cases = [
+        (["hydra/launcher=nope", "seed=0,1"], "Available options in 'hydra/launcher':\n\tbasic\n\tjoblib"),
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobz=2", "seed=0,1"], "Key 'n_jobz' not in 'JobLibLauncherConf'"),
         (["hparams_search=gan_grid25", "eval.at_end=false"], "eval.at_end=false leaves nothing"),
         (["hparams_search=dcgan_mnist", "hydra.sweeper.direction=maximize"], "must minimize it"),
         (["--config-dir", str(tmp_path / "mine"), "hparams_search=typo"],

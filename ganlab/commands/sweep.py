@@ -21,9 +21,9 @@ AUTO = "auto"
 FREE_ON_RESUME = ("resume", "trainer.steps", "trainer.progress", "eval.")
 
 
-def launcher_of(hydra_cfg: DictConfig) -> str:
-    """The Hydra launcher that started this job (``joblib``, ``submitit_slurm``, ``basic``, ...)."""
-    return str(hydra_cfg.runtime.choices.get("hydra/launcher", "basic"))
+def launched_by(hydra_cfg: DictConfig, plugin: str) -> bool:
+    """Whether this job's Hydra launcher is ``plugin``'s (``joblib``, ``submitit``: any option made from it)."""
+    return plugin in str(hydra_cfg.launcher.get("_target_", ""))
 
 
 def prepare_job(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
@@ -33,7 +33,7 @@ def prepare_job(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
 
     if hydra_cfg.mode == RunMode.MULTIRUN and cfg.resume is None:
         cfg.resume = AUTO
-    if "joblib" in str(hydra_cfg.launcher.get("_target_", "")):
+    if launched_by(hydra_cfg, "joblib"):
         limit_threads(int(hydra_cfg.launcher.n_jobs))
 
 
@@ -100,12 +100,13 @@ def stopped(run_dir: Path, step: int, steps: int, signum: int, hydra_cfg: DictCo
     """Say where a run stopped by a signal stands and how to continue it, then exit (see training/signals.py)."""
     from hydra.types import RunMode
 
+    from ganlab.commands.search import is_search
     from ganlab.training.signals import exit_after, name
 
-    if hydra_cfg.mode == RunMode.MULTIRUN:
+    if hydra_cfg.mode == RunMode.MULTIRUN and not is_search(hydra_cfg):  # a search draws new trials when re-run
         how = (f"run the same sweep command again with hydra.sweep.dir={hydra_cfg.sweep.dir}: each job continues "
                "its own run dir (resume=auto)")
-        if launcher_of(hydra_cfg).startswith("submitit") and name(signum) == f"SIG{_submitit_signal()}":
+        if launched_by(hydra_cfg, "submitit") and name(signum) == f"SIG{_submitit_signal()}":
             how = f"submitit requeues the job (within max_num_timeout) and it continues by itself; else {how}"
     else:
         how = f"ganlab train resume={run_dir}"

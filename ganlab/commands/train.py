@@ -161,7 +161,11 @@ def compose_app(args: list[str]) -> tuple[DictConfig, list[Path]] | None:
         with initialize_config_dir(config_dir=str(dirs[0]), version_base=None):
             return compose(config_name="train", overrides=overrides, return_hydra_config=True), dirs
     except (HydraException, OmegaConfBaseException) as err:  # e.g. model=<no such preset>
-        raise GanlabError(str(err).split("\nConfig search path:")[0]) from err
+        text = str(err).split("\nConfig search path:")[0].split("\nTo append to your config use")[0]
+        if "Could not override" in text and err.__cause__ is not None:  # e.g. hydra.launcher.<no such key>
+            text += (f" {str(err.__cause__).splitlines()[0]}. Print the keys there are with "
+                     "`ganlab train --cfg hydra <the same overrides>`.")
+        raise GanlabError(text) from err
 
 
 def app_help(args: list[str]) -> str | None:
