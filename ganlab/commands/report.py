@@ -3,7 +3,9 @@
 Reads each run's command-line overrides (``.hydra/overrides.yaml``), final metrics (``metrics.json``, with the
 real-data reference of each metric) and best evaluation (``checkpoints/best.json``); prints a table sorted by
 the headline metric and the real data's values below it, and writes them as ``report.md`` and ``report.csv``,
-with ``report.png``: the headline metric against each swept value (the real data's as a dashed line).
+with ``report.png``: the headline metric against each swept value (the real data's as a dashed line). Any
+launcher's sweep (basic, joblib, submitit: its ``.submitit/`` folder is not a run); for an Optuna search it also
+reads the study's ``optimization_results.yaml`` and names the best trial.
 """
 
 from __future__ import annotations
@@ -167,6 +169,38 @@ def plot(rows: list[RunRow], headline: Any, swept: list[str], path: Path) -> Non
     plt.close(fig)
 
 
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def study_summary(sweep: Path, rows: list[RunRow]) -> str | None:
+    """The best trial of an Optuna search (``optimization_results.yaml``), named by its run dir; None for a sweep
+    that is not a search."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    path = sweep / "optimization_results.yaml"
+    if not path.is_file():
+        return None
+    try:
+        study = OmegaConf.to_container(OmegaConf.load(path))
+    except (OmegaConfBaseException, OSError, ValueError) as err:
+        raise GanlabError(f"{path} cannot be read ({err}); it is what the Optuna sweeper writes at the end of a "
+                          "search: delete it to report the trials without it.") from err
+    params = study.get("best_params") if isinstance(study, dict) else None
+    if not isinstance(params, dict):
+        return f"The study's {path.name} names no single best trial (a multi-objective study?)."
+    best = [r.name for r in rows if all(_same(r.overrides.get(k), v) for k, v in params.items())]
+    shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+    failed = sum(1 for r in rows if not r.final)
+    return (f"Optuna search: {len(rows)} trials ({failed} failed or unfinished). Best trial: "
+            f"{', '.join(best) or '(its run dir is not here)'} with {shown}: value {study.get('best_value')} "
+            f"({path.name}).")
+
+
 def main(args: list[str]) -> int:
     if args and "=" not in args[0]:
         args = [f"dir={args[0]}", *args[1:]]
@@ -188,6 +222,8 @@ def main(args: list[str]) -> int:
     title = f"# Sweep report: {sweep}\n\nEvery run: `{shared or '(no overrides)'}`.\n\n"
     note = (f"Sorted by final `{headline.name}` ({'lower' if headline.lower_is_better else 'higher'} is better)."
             if headline else "No run has metrics: train with eval.at_end=true or run `ganlab eval run=<dir>`.")
+    study = study_summary(sweep, rows)
+    note = f"{note}\n{study}" if study else note
     (out / "report.md").write_text(title + note + "\n\n" + render_markdown(header, table) + "\n"
                                    + "".join(f"\n{line}\n" for line in real))
     with open(out / "report.csv", "w", newline="") as f:

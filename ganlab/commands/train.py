@@ -13,6 +13,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ganlab.commands.config import check, config_dir, register_schema, schema
+from ganlab.commands.search import check_search, is_search, objective
+from ganlab.commands.sweep import AUTO, continued_state, finished_run, prepare_job, stopped
 from ganlab.console import error
 from ganlab.errors import GanlabError
 
@@ -51,12 +53,12 @@ def check_override_keys(args: list[str]) -> None:
             skip_next = True
             continue
         key = arg.split("=", 1)[0].lstrip("+~")
-        if arg.startswith("-") or "=" not in arg or key.startswith("hydra.") or key == "hydra":
+        if arg.startswith("-") or "=" not in arg or key.startswith(("hydra.", "hydra/")) or key == "hydra":
             continue
-        if "." not in key and arg.startswith(("+", "~")):
+        if "." not in key and (arg.startswith(("+", "~")) or key not in _fields(schema())):
             groups = groups if groups is not None else _groups(args)
             if key in groups:
-                continue  # adding a config group of the user's own (e.g. +experiment=...)
+                continue  # a config group that is no key (hparams_search=...), or the user's own (+experiment=...)
         node: type | None = schema()
         path: list[str] = []
         for part in key.split("."):
@@ -79,7 +81,7 @@ def check_override_keys(args: list[str]) -> None:
 def _resume_args(args: list[str]) -> list[str]:
     """A resumed run writes into its own run dir, and keeps the config Hydra saved there untouched."""
     for arg in args:
-        if arg.startswith("resume="):
+        if arg.startswith("resume=") and arg != f"resume={AUTO}":
             run_dir = Path(arg.split("=", 1)[1]).expanduser()
             if not (run_dir / "checkpoints" / "last.pt").is_file():
                 raise GanlabError(
@@ -92,8 +94,9 @@ def _resume_args(args: list[str]) -> list[str]:
     return []
 
 
-def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> object:
-    """Train a run described by ``cfg`` in ``run_dir`` (or continue the one named by ``cfg.resume``)."""
+def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, float]:
+    """Train a run described by ``cfg`` in ``run_dir`` (or continue the one named by ``cfg.resume``, or with
+    ``resume=auto`` the one ``run_dir`` holds); returns its final metrics (none without ``eval.at_end``)."""
     from ganlab.console import say
     from ganlab.runs import load_checkpoint
     from ganlab.training.distributed import agree_run_dir, join
@@ -103,7 +106,11 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
     ranks = join()  # under torchrun: the process group of the run's processes (training/distributed.py)
     run_dir = agree_run_dir(ranks, run_dir)  # rank 0's, on every rank
     state = None
-    if cfg.resume:
+    if cfg.resume == AUTO:
+        state = continued_state(cfg, run_dir)
+        if state is not None and state["step"] >= cfg.trainer.steps:
+            return finished_run(run_dir, state)
+    elif cfg.resume:
         state = load_checkpoint(Path(cfg.resume) / "checkpoints" / "last.pt")
         cfg = resumed_config(schema(), state["config"], list(overrides))
         cfg.resume = None
@@ -120,28 +127,30 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
         f"penalty={cfg.penalty.name} on {trainer.device}{ranks.describe(cfg.trainer.batch_size)}, {cfg.trainer.steps} steps "
         f"-> {run_dir}")
     trainer.fit()
-    return trainer
+    if trainer.stopped_by is not None:
+        stopped(run_dir, trainer.step, cfg.trainer.steps, trainer.stopped_by, HydraConfig.get())
+    return trainer.final_metrics
 
 
 @hydra.main(version_base=None, config_path=None, config_name="train")
-def _task(cfg: DictConfig) -> None:
+def _task(cfg: DictConfig) -> float | None:
+    hydra_cfg = HydraConfig.get()
+    prepare_job(cfg, hydra_cfg)
     try:
-        train(cfg, run_dir=Path(HydraConfig.get().runtime.output_dir), overrides=HydraConfig.get().overrides.task)
+        metrics = train(cfg, run_dir=Path(hydra_cfg.runtime.output_dir), overrides=hydra_cfg.overrides.task)
+        return objective(metrics, hydra_cfg)  # what a search (hydra/sweeper=optuna) optimises
     except GanlabError as err:
+        if is_search(hydra_cfg):
+            raise  # a failed trial: the study records it and goes on (see commands/search.py)
         error(f"ganlab train: error: {err}")
         sys.exit(2)
 
 
-def app_help(args: list[str]) -> str | None:
-    """The text of Hydra's app help (``ganlab train --help``): the config groups and the composed config, in the
-    template of ``hydra.help``. Hydra's own listing looks up every option of its internal groups too and takes
-    a second; the groups here are the YAML files of the config folders. None where this cannot stand in for
-    Hydra (a flag it does not know, a template asking for more): Hydra then answers itself."""
-    from string import Template
-
+def compose_app(args: list[str]) -> tuple[DictConfig, list[Path]] | None:
+    """The config ``ganlab train <args>`` composes, Hydra's part included, and its config folders; None where a
+    flag asks for more than composing (Hydra then answers itself)."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
     dirs, overrides, words = [config_dir()], [], iter(args)
@@ -156,9 +165,28 @@ def app_help(args: list[str]) -> str | None:
         overrides.append(f"hydra.searchpath=[{','.join(f'file://{d}' for d in dirs[1:])}]")
     try:
         with initialize_config_dir(config_dir=str(dirs[0]), version_base=None):
-            cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+            return compose(config_name="train", overrides=overrides, return_hydra_config=True), dirs
     except (HydraException, OmegaConfBaseException) as err:  # e.g. model=<no such preset>
-        raise GanlabError(str(err).split("\nConfig search path:")[0]) from err
+        text = str(err).split("\nConfig search path:")[0].split("\nTo append to your config use")[0]
+        if "Could not override" in text and err.__cause__ is not None:  # e.g. hydra.launcher.<no such key>
+            text += (f" {str(err.__cause__).splitlines()[0]}. Print the keys there are with "
+                     "`ganlab train --cfg hydra <the same overrides>`.")
+        raise GanlabError(text) from err
+
+
+def app_help(args: list[str]) -> str | None:
+    """The text of Hydra's app help (``ganlab train --help``): the config groups and the composed config, in the
+    template of ``hydra.help``. Hydra's own listing looks up every option of its internal groups too and takes
+    a second; the groups here are the YAML files of the config folders. None where this cannot stand in for
+    Hydra (a flag it does not know, a template asking for more): Hydra then answers itself."""
+    from string import Template
+
+    from omegaconf import OmegaConf, open_dict
+
+    composed = compose_app(args)
+    if composed is None:
+        return None
+    cfg, dirs = composed
     template = str(cfg.hydra.help.template)
     if "$FLAGS_HELP" in template or "$HYDRA_CONFIG_GROUPS" in template:
         return None
@@ -188,6 +216,8 @@ def main(args: list[str]) -> int:
         from ganlab.training.distributed import hydra_args
 
         args = hydra_args(args)
+    if "-m" in args or "--multirun" in args:
+        args += check_search(args)
     # the configs live in the package (or the repository); --config-dir still adds a user's own folder
     args = ["--config-path", str(config_dir()), *args] if "--config-path" not in args else args
     sys.argv = ["ganlab train", *args]

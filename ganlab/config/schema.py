@@ -127,7 +127,9 @@ class TrainConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     seed: int = key(0, lo=0, hi=2**63 - 1)
-    resume: str | None = None  # a run dir to continue from its last checkpoint
+    # a run dir to continue from its last checkpoint; auto: this run's own dir if it holds one, else start (the
+    # default of every job of a sweep, so that a requeued job or a re-run sweep command continues)
+    resume: str | None = None
 
 
 # the sections whose parts come from a registry, by the registry's key (see ganlab.registry.ALL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from ganlab.training.build import Run
 from ganlab.training.monitor import Monitor
 from ganlab.training.optim import build_schedulers
 from ganlab.training.samples import SampleRenderer
+from ganlab.training.signals import StopSignals
 from ganlab.training.state import GROUPS, rng_state, set_rng_state
 from ganlab.training.step import Stats
 from ganlab.training.tensorboard import RunLogger, SilentLogger
@@ -69,6 +71,7 @@ class Trainer(Run):
         self.final_metrics: dict[str, float] = {}
         self.overrides = list(overrides)
         self.step = 0
+        self.stopped_by: int | None = None  # the signal that ended fit() before trainer.steps (see signals.py)
         if resume_state is not None:
             self.load_state(resume_state)
         self.schedulers = build_schedulers(cfg.optim, (self.opt_g, self.opt_d), self.step)
@@ -139,6 +142,7 @@ class Trainer(Run):
         route_through(progress.write if progress is not None else None)
         tick, tick_step = time.perf_counter(), self.step
         first = self.step + 1
+        stop = StopSignals().install()
         try:
             while self.step < t.steps:
                 self.step += 1
@@ -176,15 +180,32 @@ class Trainer(Run):
                     self.evaluate(logger)
                 if progress is not None:
                     progress.update(1)
-            logger.image("Samples/interpolation", self.samples.interpolation(self.step), self.step)
-            logger.hparams(hparams(self.cfg, self.overrides), {f"Metrics/{k}": v for k, v in self.final_metrics.items()})
+                if self._stop_now(stop) and self.step < t.steps:  # a signal: end here, resumable
+                    self._check_finite(self.window.means())
+                    self.save(periodic=False)
+                    # another process's signal (torchrun forwards them to all): stop as on a SIGTERM here
+                    self.stopped_by = stop.received if stop.received is not None else signal.SIGTERM
+                    break
+            else:
+                if lead:
+                    logger.image("Samples/interpolation", self.samples.interpolation(self.step), self.step)
+                logger.hparams(hparams(self.cfg, self.overrides), {f"Metrics/{k}": v for k, v in self.final_metrics.items()})
         finally:
+            stop.restore()
             route_through(None)
             if progress is not None:
                 progress.close()
             logger.close()
-        say(f"ganlab: done, {self.step} generator steps. Samples: {self.run_dir / 'samples'}; "
-            f"checkpoint: {self.ckpt_dir / 'last.pt'}")
+        if self.stopped_by is None:
+            say(f"ganlab: done, {self.step} generator steps. Samples: {self.run_dir / 'samples'}; "
+                f"checkpoint: {self.ckpt_dir / 'last.pt'}")
+
+    def _stop_now(self, stop: StopSignals) -> bool:
+        """Whether a stop signal arrived: under torchrun, at any process (decided together, so that no process
+        stops while another waits in an all-reduce)."""
+        if self.ranks.world == 1:
+            return stop.received is not None
+        return bool(self.ranks.average(torch.tensor([float(stop.received is not None)])).item() > 0)
 
     def evaluate(self, logger: RunLogger) -> dict[str, float]:
         """Compute the metrics, log them as Metrics/<name>, keep checkpoints/best.pt by the headline metric;

@@ -1,0 +1,120 @@
+"""What a job of a sweep (``ganlab train -m``) does beyond a single run, whichever Hydra launcher started it:
+its share of the CPU cores (joblib), ``resume=auto`` (a requeued or re-run job continues its own run dir), and
+what a run stopped by a signal tells the user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, NoReturn
+
+from omegaconf import DictConfig
+
+from ganlab.config import to_container
+from ganlab.console import say
+from ganlab.errors import GanlabError
+
+AUTO = "auto"
+# keys a continued run may change: how long it trains, what it shows and evaluates (not what it trains)
+FREE_ON_RESUME = ("resume", "trainer.steps", "trainer.progress", "eval.")
+
+
+def launched_by(hydra_cfg: DictConfig, plugin: str) -> bool:
+    """Whether this job's Hydra launcher is ``plugin``'s (``joblib``, ``submitit``: any option made from it)."""
+    return plugin in str(hydra_cfg.launcher.get("_target_", ""))
+
+
+def prepare_job(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
+    """A sweep job continues its own run dir when it holds one (``resume=auto`` unless ``resume`` is set), and a
+    joblib job keeps to its share of the cores."""
+    from hydra.types import RunMode
+
+    if hydra_cfg.mode == RunMode.MULTIRUN and cfg.resume is None:
+        cfg.resume = AUTO
+    if launched_by(hydra_cfg, "joblib"):
+        limit_threads(int(hydra_cfg.launcher.n_jobs))
+
+
+def limit_threads(n_jobs: int) -> int:
+    """A joblib job's torch threads: cores // n_jobs (joblib's count of the cores, n_jobs < 0 read as joblib
+    reads it), unless OMP_NUM_THREADS is set (by the user, or to that same share by joblib's process workers,
+    which pass on the user's value), which torch then follows. Returns the threads the job runs with."""
+    import joblib
+    import torch
+
+    cores = joblib.cpu_count()
+    jobs = n_jobs if n_jobs > 0 else max(cores + 1 + n_jobs, 1)
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(cores // jobs, 1))
+    threads = torch.get_num_threads()
+    say(f"ganlab: joblib job, {threads} torch thread{'s' * (threads > 1)} ({cores} cores, n_jobs={n_jobs}"
+        f"{', OMP_NUM_THREADS=' + os.environ['OMP_NUM_THREADS'] if 'OMP_NUM_THREADS' in os.environ else ''})")
+    return threads
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def continued_state(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
+    """``resume=auto``: the checkpoint to continue from when ``run_dir`` holds ``checkpoints/last.pt`` of this
+    same run (the same config but for ``FREE_ON_RESUME``), None when it holds none (a new run starts)."""
+    from ganlab.runs import load_checkpoint
+
+    cfg.resume = None
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.is_file():
+        return None
+    state = load_checkpoint(last)
+    here, there = _flat(to_container(cfg)), _flat(state["config"])
+    differ = sorted((k for k in here.keys() | there.keys() if here.get(k) != there.get(k)
+                     and not k.startswith(FREE_ON_RESUME)), key=lambda k: (not k.endswith(".name"), k))
+    if differ:
+        shown = "; ".join(f"{k}: {there.get(k, '(unset)')} there, {here.get(k, '(unset)')} here" for k in differ[:6])
+        raise GanlabError(
+            f"resume=auto: {run_dir} already holds another run ({shown}); resume=auto continues only the same "
+            "run. Give this run a directory of its own (a new hydra.sweep.dir / hydra.run.dir), or continue that "
+            f"run with its own config: ganlab train resume={run_dir}."
+        )
+    return state
+
+
+def finished_run(run_dir: Path, state: dict[str, Any]) -> dict[str, float]:
+    """A run that resume=auto finds at its last step is not trained again: its final metrics, as written."""
+    say(f"ganlab: {run_dir} already holds this run, finished at step {state['step']}: nothing to train "
+        "(resume=auto; pass a larger trainer.steps to train on).")
+    path = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        metrics = {}
+    return {k: v for k, v in metrics.items() if k != "step" and isinstance(v, (int, float))}
+
+
+def stopped(run_dir: Path, step: int, steps: int, signum: int, hydra_cfg: DictConfig) -> NoReturn:
+    """Say where a run stopped by a signal stands and how to continue it, then exit (see training/signals.py)."""
+    from hydra.types import RunMode
+
+    from ganlab.commands.search import is_search
+    from ganlab.training.signals import exit_after, name
+
+    if hydra_cfg.mode == RunMode.MULTIRUN and not is_search(hydra_cfg):  # a search draws new trials when re-run
+        how = (f"run the same sweep command again with hydra.sweep.dir={hydra_cfg.sweep.dir}: each job continues "
+               "its own run dir (resume=auto)")
+        if launched_by(hydra_cfg, "submitit") and name(signum) == f"SIG{_submitit_signal()}":
+            how = f"submitit requeues the job (within max_num_timeout) and it continues by itself; else {how}"
+    else:
+        how = f"ganlab train resume={run_dir}"
+    say(f"ganlab: {name(signum)}: stopped after step {step} of {steps} and saved {run_dir / 'checkpoints' / 'last.pt'}. "
+        f"To continue: {how}.")
+    exit_after(signum)
+
+
+def _submitit_signal() -> str:
+    """The signal submitit asks SLURM for before a time limit or a preemption (its requeue signal)."""
+    return os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2")
