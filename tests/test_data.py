@@ -126,6 +126,15 @@ def test_stacked_mnist_samples_stack_three_digit_images_under_their_label():
     assert torch.equal(stacked.read_labels(classify, x), y)
 
 
+def test_toy_mixtures_are_centred_where_veegan_and_pacgan_put_them():
+    ring = load_dataset(data_cfg(name="ring8", std=0.0)).centers.double()
+    k = torch.arange(8, dtype=torch.float64) * 2 * np.pi / 8
+    torch.testing.assert_close(ring, torch.stack([k.cos(), k.sin()], dim=1), rtol=0, atol=1e-6)
+    grid = load_dataset(data_cfg(name="grid25", std=0.0)).centers
+    assert sorted(map(tuple, grid.tolist())) == [(float(a), float(b)) for a in range(-4, 5, 2) for b in range(-4, 5, 2)]
+    assert load_dataset(data_cfg(name="ring8", std=0.0)).std == 0.01 and load_dataset(data_cfg(name="grid25", std=0.0)).std == 0.05
+
+
 @pytest.mark.parametrize("name,n_modes,std", [("ring8", 8, 0.01), ("grid25", 25, 0.05)])
 def test_toy_mixtures_match_their_definition(name, n_modes, std):
     data = load_dataset(data_cfg(name=name, std=std))

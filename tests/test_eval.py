@@ -15,7 +15,7 @@ from torch import nn
 
 from ganlab.data import load_dataset
 from ganlab.metrics.base import Headline, Settings, headline_for
-from ganlab.metrics.evaluator import Evaluator
+from ganlab.metrics.evaluator import Evaluator, write_metrics_json
 from ganlab.metrics.toy import kl_to_uniform
 from ganlab.training.monitor import Monitor, mean_pairwise_distance
 from ganlab.training.tensorboard import RunLogger
@@ -130,6 +130,18 @@ def test_the_headline_metric_and_what_is_better():
     assert lower.better(1.0, 2.0) and not lower.better(2.0, 1.0) and not lower.better(1.0, 1.0)
     assert higher.better(2.0, 1.0) and not higher.better(1.0, 2.0)
     assert lower.better(5.0, None) and lower.better(5.0, math.nan) and not lower.better(math.nan, 5.0)
+
+
+def test_metrics_json_is_strict_json_with_null_for_undefined_values(tmp_path):
+    path = tmp_path / "sub" / "metrics.json"
+    write_metrics_json(path, 7, {"modes": 0.0, "reverse_kl": math.nan, "hq_fraction": 0.0})
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    assert json.loads(path.read_text(), parse_constant=refuse) == {"step": 7, "modes": 0.0, "reverse_kl": None,
+                                                                  "hq_fraction": 0.0}
+    assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]  # no temporary file left behind
 
 
 class ScriptedEvaluator:

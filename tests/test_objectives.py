@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from ganlab.commands.config import compose_config, config_dir
 from ganlab.errors import GanlabError
 from ganlab.objectives import OBJECTIVES, build_objective
-from ganlab.objectives.fgan import FDivergence
+from ganlab.objectives.fgan import FDivergence, safe_exp
 from ganlab.objectives.penalties import GradientPenalty, Penalty
 from ganlab.objectives.theory import (
     PAIRS,
@@ -120,6 +120,17 @@ def test_extreme_logits_give_finite_losses_and_gradients(name, dtype):
             (grad,) = torch.autograd.grad(term, v)
             assert torch.isfinite(term) and torch.isfinite(grad).all(), (objective.name, term, grad)
         assert estimate is None or torch.isfinite(estimate)
+
+
+def test_exponentials_continue_along_their_tangent_above_30():
+    """safe_exp is exp up to 30 and its tangent line beyond: finite, with the slope e^30 (not 0) out there."""
+    v = torch.tensor([0.0, 29.0, 31.0, 1e4], dtype=torch.float64, requires_grad=True)
+    out = safe_exp(v)
+    (grad,) = torch.autograd.grad(out.sum(), v)
+    e30 = math.exp(30)
+    assert out.detach().tolist() == pytest.approx([1.0, math.exp(29), 2 * e30, e30 * (1 + 1e4 - 30)], rel=1e-12)
+    assert grad.tolist() == pytest.approx([1.0, math.exp(29), e30, e30], rel=1e-12)
+    assert float(safe_exp(torch.tensor(30.0, dtype=torch.float64))) == pytest.approx(e30, rel=1e-12)
 
 
 def test_saturating_and_non_saturating_generator_losses():

@@ -145,6 +145,33 @@ def test_every_model_takes_a_step_on_every_kind_of_data(model):
         assert x.shape == (3, *data.shape)
 
 
+def test_each_log_is_the_mean_of_the_steps_since_the_last(tmp_path):
+    """Loss/D, Loss/G, D/real, D/fake at a log are averages over the generator steps of its window."""
+    trainer = tiny_trainer(tmp_path, "data=grid25", "trainer.steps=7", "trainer.log_every=3", "eval.at_end=false")
+    seen = []
+
+    class Recording:  # the run's step, with each step's statistics noted
+        def __init__(self, step):
+            self.step = step
+
+        def __call__(self, data, measure_grads=False):
+            stats, grads = self.step(data, measure_grads=measure_grads)
+            seen.append({k: float(v) for k, v in stats.items()})
+            return stats, grads
+
+        def __getattr__(self, name):
+            return getattr(self.step, name)
+
+    trainer.step_fn = Recording(trainer.step_fn)
+    trainer.fit()
+    logged = read_scalars(tmp_path)
+    windows = {3: seen[0:3], 6: seen[3:6], 7: seen[6:7]}
+    for tag in ("Loss/D", "Loss/G", "D/real", "D/fake"):
+        assert [s for s, _ in logged[tag]] == [3, 6, 7]
+        for step, value in logged[tag]:
+            assert value == pytest.approx(sum(w[tag] for w in windows[step]) / len(windows[step]), rel=1e-5), (tag, step)
+
+
 # ------------------------------------------------------------------------------------------------------ resume
 def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_path):
     """A run that logged to step 20 but whose last checkpoint is step 14 (a crash after its periodic
