@@ -80,10 +80,10 @@ def mutated_text(text: str, m: Mutation) -> str:
     return "".join(lines)
 
 
-def copy_tree(dest: Path) -> None:
+def copy_tree(dest: Path, source: Path = HERE) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for name in COPIED:
-        src = HERE / name
+        src = source / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=ignore)
         elif src.exists():
@@ -109,11 +109,11 @@ def selection(m: Mutation, suite: bool) -> list[str]:
     return ["tests"] if suite or not m.tests else m.tests
 
 
-def run_one(m: Mutation, suite: bool, timeout: float) -> Outcome:
+def run_one(m: Mutation, source: Path, suite: bool, timeout: float) -> Outcome:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"mutant_{m.id}_") as tmp:
         tree = Path(tmp)
-        copy_tree(tree)
+        copy_tree(tree, source)
         target = tree / m.file
         target.write_text(mutated_text(target.read_text(), m))
         code, output = run_pytest(tree, selection(m, suite), timeout)
@@ -129,12 +129,12 @@ def run_one(m: Mutation, suite: bool, timeout: float) -> Outcome:
     return Outcome(m.id, "error", seconds, failed, f"pytest exit {code}: {tail[:300]}")
 
 
-def baseline(mutations: list[Mutation], suite: bool, timeout: float) -> dict[str, str]:
+def baseline(mutations: list[Mutation], source: Path, suite: bool, timeout: float) -> dict[str, str]:
     """Each distinct selection of tests on the unmutated tree: 'pass' or what went wrong."""
     out = {}
     with tempfile.TemporaryDirectory(prefix="mutant_baseline_") as tmp:
         tree = Path(tmp)
-        copy_tree(tree)
+        copy_tree(tree, source)
         for tests in dict.fromkeys(tuple(selection(m, suite)) for m in mutations):
             code, output = run_pytest(tree, list(tests), timeout)
             out[" ".join(tests)] = "pass" if code == 0 else f"exit {code}: {', '.join(failed_tests(output)) or output[-300:]}"
@@ -175,15 +175,18 @@ def main() -> int:
         mutations = [m for m in mutations if m.id in wanted]
     for m in mutations:  # every mutation applies to the current tree before anything runs
         mutated_text((HERE / m.file).read_text(), m)
-    base = baseline(mutations, args.suite, args.timeout) if args.baseline else {}
+    with tempfile.TemporaryDirectory(prefix="mutant_source_") as snapshot:
+        source = Path(snapshot)  # the tree as it is now: edits made while the mutants run do not leak in
+        copy_tree(source)
+        base = baseline(mutations, source, args.suite, args.timeout) if args.baseline else {}
 
-    def run(m: Mutation) -> Outcome:
-        o = run_one(m, args.suite, args.timeout)
-        print(f"{o.result:9s} {o.id} ({o.seconds:.0f} s) {o.failed[0] if o.failed else o.detail}", flush=True)
-        return o
+        def run(m: Mutation) -> Outcome:
+            o = run_one(m, source, args.suite, args.timeout)
+            print(f"{o.result:9s} {o.id} ({o.seconds:.0f} s) {o.failed[0] if o.failed else o.detail}", flush=True)
+            return o
 
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        outcomes = list(pool.map(run, mutations))
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            outcomes = list(pool.map(run, mutations))
     print()
     print(table(mutations, outcomes))
     if args.json:
