@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0
     if argv[0] in ("-V", "--version"):
-        from ganlab import __version__
+        import ganlab
 
-        print(f"ganlab {__version__}")
+        print(f"ganlab {ganlab.__version__} from {os.path.dirname(os.path.abspath(ganlab.__file__))}")
         return 0
     command, args = argv[0], argv[1:]
     # OpenMP threads that wait for work by sleeping, not spinning (read once, when torch loads OpenMP): on a

@@ -1,4 +1,5 @@
-"""Shared test helpers: run the installed ``ganlab`` command in a subprocess, read a run's TensorBoard events."""
+"""Shared test helpers: run the installed ``ganlab`` command in a subprocess, read a run's TensorBoard events,
+build a tiny run in-process; and the checks that the suite tests this checkout and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 # 2-core machine otherwise spin against the subprocesses they start.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+REPO = Path(__file__).resolve().parent.parent  # the checkout these tests belong to
 GANLAB = str(Path(sys.executable).with_name("ganlab"))
 # tiny settings that keep one training run to a few seconds on a 2-core CPU
 FAST = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
@@ -20,6 +22,81 @@ FAST = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "tra
         "eval.n=200"]
 # env for runs of tiny networks: a second torch thread only adds waiting (3x slower on a busy 2-core machine)
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+# ----------------------------------------------------------------------------------- which ganlab is tested
+def package_files(package: Path, configs: Path) -> dict[str, bytes]:
+    """The source of a ganlab copy: its modules and its YAML configs, by relative name."""
+    files = {f"ganlab/{p.relative_to(package)}": p.read_bytes() for p in package.rglob("*.py")
+             if "__pycache__" not in p.parts and configs not in p.parents}
+    files.update({f"configs/{p.relative_to(configs)}": p.read_bytes() for p in configs.rglob("*.yaml")})
+    return files
+
+
+def same_as_checkout(package: Path) -> bool:
+    """Whether the ganlab at ``package`` is this checkout's: the checkout itself, or an install of exactly its
+    files (a non-editable ``pip install .`` of this tree, as CI makes)."""
+    if package == REPO / "ganlab":
+        return True
+    installed_configs = package / "configs" if (package / "configs").is_dir() else package.parent / "configs"
+    return package_files(package, installed_configs) == package_files(REPO / "ganlab", REPO / "configs")
+
+
+def wrong_copy_message(where: str, package: Path | str) -> str:
+    return (
+        f"{where} imports ganlab from {package}, which is not the checkout these tests live in ({REPO}) and "
+        "differs from it: the suite would test that copy, and an edit to this checkout's ganlab/ would silently "
+        f"go untested. Install this checkout editable (`pip install -e \"{REPO}[test]\"`), or put it first on the "
+        f"import path (`PYTHONPATH={REPO} pytest`), then run the tests again."
+    )
+
+
+def command_package() -> Path | None:
+    """The ganlab package the ``ganlab`` command imports (``ganlab --version`` names it; None: it does not)."""
+    proc = subprocess.run([GANLAB, "--version"], capture_output=True, text=True, timeout=60)
+    words = proc.stdout.strip().split(" from ", 1)
+    return Path(words[1]).resolve() if proc.returncode == 0 and len(words) == 2 else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    import ganlab
+
+    here = Path(ganlab.__file__).resolve().parent
+    if not same_as_checkout(here):
+        pytest.exit(wrong_copy_message("pytest", here), returncode=4)
+    command = command_package()
+    if command is None or (command != here and not same_as_checkout(command)):
+        where = command or "an older ganlab (its --version does not say where it lives)"
+        pytest.exit(wrong_copy_message(f"the `ganlab` command ({GANLAB})", where), returncode=4)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    import ganlab
+
+    here = Path(ganlab.__file__).resolve().parent
+    how = "" if here == REPO / "ganlab" else f" (an install identical to the checkout {REPO})"
+    return f"ganlab under test: {here}{how}"
+
+
+_SCRATCH: list[Path] = []  # the session's working folder for commands not given one
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic(tmp_path_factory):
+    """Classifiers, torch hub files and whatever a command writes into its working folder go to the session's
+    temporary folder: the tests leave nothing in ~/.cache or the checkout (and never find a developer's
+    Inception weights there)."""
+    root = tmp_path_factory.mktemp("session")
+    saved = {k: os.environ.get(k) for k in ("GANLAB_CACHE", "TORCH_HOME")}
+    os.environ["GANLAB_CACHE"], os.environ["TORCH_HOME"] = str(root / "ganlab_cache"), str(root / "torch_home")
+    _SCRATCH.append(root)
+    yield root
+    _SCRATCH.clear()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +110,14 @@ def single_thread():
     torch.set_num_threads(threads)
 
 
+# ----------------------------------------------------------------------------------------------- helpers
 def run_ganlab(*args: str, cwd: Path | str | None = None, check: bool = True, timeout: float = 300,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run ``ganlab *args``; with ``check``, fail the test with the command's output if it exits non-zero."""
+    """Run ``ganlab *args`` (in the session's scratch folder unless ``cwd``); with ``check``, fail the test with
+    the command's output if it exits non-zero."""
     full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
-    proc = subprocess.run([GANLAB, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    proc = subprocess.run([GANLAB, *args], cwd=cwd or (_SCRATCH[0] if _SCRATCH else None), capture_output=True,
+                          text=True, timeout=timeout, env=full_env)
     if check and proc.returncode != 0:
         pytest.fail(f"ganlab {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
@@ -46,6 +126,15 @@ def run_ganlab(*args: str, cwd: Path | str | None = None, check: bool = True, ti
 def train_run(run_dir: Path, *overrides: str, fast: bool = True) -> subprocess.CompletedProcess:
     """``ganlab train`` into ``run_dir`` with the tiny settings (later overrides win)."""
     return run_ganlab("train", *(FAST if fast else []), *overrides, f"hydra.run.dir={run_dir}")
+
+
+def tiny_trainer(run_dir: Path, *overrides: str):
+    """A :class:`Trainer` built in-process with the tiny settings (later overrides win), on the CPU in fp32."""
+    from ganlab.commands.config import compose_config
+    from ganlab.training.loop import Trainer
+
+    cfg = compose_config([*FAST, "device=cpu", "device.precision=fp32", *overrides])
+    return Trainer(cfg, Path(run_dir))
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:

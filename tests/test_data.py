@@ -10,7 +10,9 @@ from omegaconf import OmegaConf
 
 from ganlab.commands.config import schema
 from ganlab.data import load_dataset
+from ganlab.data.base import ImageTensors
 from ganlab.data.idx import read_idx
+from ganlab.data.mnist import StackedDigits, stack_label
 from ganlab.errors import GanlabError
 
 
@@ -26,8 +28,18 @@ def test_mnist_idx_files_round_trip(tmp_path, name, folder, gz):
     assert data.shape == (1, 28, 28) and data.num_classes == 10 and len(data) == 30
     assert torch.equal(data.images[:, 0], torch.from_numpy(images))
     assert torch.equal(data.labels, torch.from_numpy(labels.astype(np.int64)))
+    torch.manual_seed(0)
     x, y = data.sample(7)
-    assert x.dtype == torch.float32 and x.min() >= -1 and x.max() <= 1 and y.shape == (7,)
+    torch.manual_seed(0)
+    idx = torch.randint(30, (7,))  # the rows a batch draws: uniform indices, images and labels alike
+    assert x.dtype == torch.float32 and torch.equal(y, data.labels[idx])
+    torch.testing.assert_close(x, torch.from_numpy(images[idx.numpy()]).float().unsqueeze(1) / 127.5 - 1, rtol=0, atol=1e-6)
+
+
+def test_images_are_scaled_to_the_generators_range():
+    """uint8 0..255 onto [-1, 1], the range of G's tanh: 0 -> -1, 127.5 -> 0, 255 -> 1."""
+    pixels = torch.tensor([0, 51, 255], dtype=torch.uint8)
+    assert ImageTensors.normalise(pixels).tolist() == pytest.approx([-1.0, 51 / 127.5 - 1, 1.0])
 
 
 def test_idx_reader_rejects_truncated_and_foreign_files(tmp_path):
@@ -60,10 +72,21 @@ def test_missing_files_name_what_to_put_where(tmp_path):
 
 
 def test_image_folder_with_classes_and_resize(tmp_path):
-    make_image_folder(tmp_path, classes=("a", "b", "c"), per_class=2, size=40)
+    """Each image gets its own sub-folder's label, the sub-folders numbered in sorted order."""
+    from PIL import Image
+
+    colours = {"zebra": (250, 0, 0), "ant": (0, 250, 0), "moth": (0, 0, 250)}  # sorted: ant 0, moth 1, zebra 2
+    for name, colour in colours.items():
+        (tmp_path / name).mkdir()
+        for j in range(2):
+            Image.new("RGB", (40, 48), colour).save(tmp_path / name / f"{j}.png")
     data = load_dataset(data_cfg(name="folder", path=str(tmp_path), image_size=16, channels=3))
     assert data.shape == (3, 16, 16) and len(data) == 6 and data.num_classes == 3
+    brightest_plane = data.images.float().mean(dim=(2, 3)).argmax(dim=1)  # red 0, green 1, blue 2
+    label_of_plane = {0: 2, 1: 0, 2: 1}  # red: zebra, green: ant, blue: moth
+    assert data.labels.tolist() == [label_of_plane[int(p)] for p in brightest_plane]
     assert sorted(data.labels.tolist()) == [0, 0, 1, 1, 2, 2]
+    assert data.images[0, 1].float().mean() > 240 and data.images[0, 0].float().mean() < 10  # ant: green, unmixed
 
 
 def test_flat_image_folder_is_unlabelled_and_grayscale(tmp_path):
@@ -80,6 +103,36 @@ def test_digits_bundled_and_resized():
     assert data.images.max() == 255
     big = load_dataset(data_cfg(name="digits", image_size=32))
     assert big.shape == (1, 32, 32)
+
+
+def test_stacked_mnist_label_is_the_three_digits_read_as_a_number():
+    assert stack_label(torch.tensor([[1, 2, 3], [0, 0, 7], [9, 0, 9]])).tolist() == [123, 7, 909]
+
+
+def test_stacked_mnist_samples_stack_three_digit_images_under_their_label():
+    """Each sample is three single-digit images as R, G and B, labelled 100 a + 10 b + c by their digits."""
+    digits = torch.arange(10).repeat(3)
+    images = (digits * 20).to(torch.uint8).view(-1, 1, 1, 1).expand(-1, 1, 4, 4).contiguous()  # pixel = 20 * digit
+    stacked = StackedDigits("stacked", ImageTensors("digits", images, digits, 10))
+    assert stacked.shape == (3, 4, 4) and stacked.num_classes == 1000
+    x, y = stacked.sample(500)
+    read = ((x[:, :, 0, 0] + 1) * 127.5 / 20).round().long()  # each plane's digit
+    assert torch.equal(y, read[:, 0] * 100 + read[:, 1] * 10 + read[:, 2])
+    assert len(y.unique()) > 350  # fresh triples: most of the 1,000 classes among 500 samples
+
+    def classify(planes: torch.Tensor) -> torch.Tensor:  # a perfect reader of single-digit images
+        return ((planes[:, 0, 0, 0] + 1) * 127.5 / 20).round().long()
+
+    assert torch.equal(stacked.read_labels(classify, x), y)
+
+
+def test_toy_mixtures_are_centred_where_veegan_and_pacgan_put_them():
+    ring = load_dataset(data_cfg(name="ring8", std=0.0)).centers.double()
+    k = torch.arange(8, dtype=torch.float64) * 2 * np.pi / 8
+    torch.testing.assert_close(ring, torch.stack([k.cos(), k.sin()], dim=1), rtol=0, atol=1e-6)
+    grid = load_dataset(data_cfg(name="grid25", std=0.0)).centers
+    assert sorted(map(tuple, grid.tolist())) == [(float(a), float(b)) for a in range(-4, 5, 2) for b in range(-4, 5, 2)]
+    assert load_dataset(data_cfg(name="ring8", std=0.0)).std == 0.01 and load_dataset(data_cfg(name="grid25", std=0.0)).std == 0.05
 
 
 @pytest.mark.parametrize("name,n_modes,std", [("ring8", 8, 0.01), ("grid25", 25, 0.05)])

@@ -1,5 +1,5 @@
-"""Every objective against GAN theory: exact optima by quadrature, short critic fits, extreme logits, and
-end-to-end runs of `ganlab train objective=<name>`."""
+"""Every objective against GAN theory: exact optima by quadrature, short critic fits, extreme logits, the
+papers' formulas for D's and G's losses, the direction G's loss pushes, and one training step of each."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from functools import partial
 
 import pytest
 import torch
-from conftest import FAST, ONE_THREAD, read_scalars, run_ganlab
+from conftest import tiny_trainer
+from omegaconf import OmegaConf
 
+from ganlab.commands.config import compose_config, config_dir
+from ganlab.errors import GanlabError
 from ganlab.objectives import OBJECTIVES, build_objective
-from ganlab.objectives.fgan import FDivergence
+from ganlab.objectives.fgan import FDivergence, safe_exp
 from ganlab.objectives.penalties import GradientPenalty, Penalty
 from ganlab.objectives.theory import (
     PAIRS,
@@ -27,6 +30,7 @@ from ganlab.objectives.theory import (
     true_value,
     wasserstein1,
 )
+from ganlab.training.step import GANStep
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 A, B = PAIRS["N(0,1)|N(1,1)"], PAIRS["N(0,1)|N(0,4)"]  # B is asymmetric: a swapped P and Q shows there
@@ -123,6 +127,17 @@ def test_extreme_logits_give_finite_losses_and_gradients(name, dtype):
         assert estimate is None or torch.isfinite(estimate)
 
 
+def test_exponentials_continue_along_their_tangent_above_30():
+    """safe_exp is exp up to 30 and its tangent line beyond: finite, with the slope e^30 (not 0) out there."""
+    v = torch.tensor([0.0, 29.0, 31.0, 1e4], dtype=torch.float64, requires_grad=True)
+    out = safe_exp(v)
+    (grad,) = torch.autograd.grad(out.sum(), v)
+    e30 = math.exp(30)
+    assert out.detach().tolist() == pytest.approx([1.0, math.exp(29), 2 * e30, e30 * (1 + 1e4 - 30)], rel=1e-12)
+    assert grad.tolist() == pytest.approx([1.0, math.exp(29), e30, e30], rel=1e-12)
+    assert float(safe_exp(torch.tensor(30.0, dtype=torch.float64))) == pytest.approx(e30, rel=1e-12)
+
+
 def test_saturating_and_non_saturating_generator_losses():
     """Non-saturating: G maximises E_Q[g_f(v)]; saturating: G minimises -E_Q[f*(g_f(v))] (the bound's Q term).
     For the GAN divergence these are the non-saturating and minimax generator losses of Goodfellow et al."""
@@ -134,23 +149,86 @@ def test_saturating_and_non_saturating_generator_losses():
     assert torch.allclose(kl_ns.g_loss(v), -v.mean()) and torch.allclose(kl_sat.g_loss(v), -(v - 1).exp().mean())
 
 
-def test_every_objective_trains_end_to_end(tmp_path):
-    """`ganlab train objective=<each>` on grid25, all in one sweep, each logging its estimate under its tag."""
-    names = list(OBJECTIVES)
-    run_ganlab("train", "-m", f"objective={','.join(names)}", "data=grid25", *FAST,
-               "trainer.sample_every=20", "trainer.ckpt_every=20", f"hydra.sweep.dir={tmp_path}", env=ONE_THREAD)
-    jobs = sorted((p for p in tmp_path.iterdir() if p.is_dir() and p.name[0].isdigit()), key=lambda p: int(p.name.split("_")[0]))
-    assert len(jobs) == len(names)
-    for name, run in zip(names, jobs, strict=True):
-        assert f"objective={name}\n" in (run / ".hydra" / "overrides.yaml").read_text()
-        scalars = read_scalars(run)
-        tag = build_objective(name).estimate_tag
-        assert tag in scalars and scalars[tag][-1][0] == 20, f"{name}: {sorted(scalars)}"
-        assert all(math.isfinite(value) for _, value in scalars[tag])
+def all_objectives():
+    """Every objective as a run builds it, and each f-GAN in its saturating form too."""
+    out = [(name, build_objective(name)) for name in OBJECTIVES]
+    out += [(f"{name}(saturating)", OBJECTIVES[name](non_saturating=False)) for name in F_OBJECTIVES]
+    return out
 
 
-def test_non_saturating_option_is_checked(tmp_path):
-    proc = run_ganlab("train", "objective=hinge", "objective.non_saturating=true", "data=grid25", *FAST,
-                      f"hydra.run.dir={tmp_path}", check=False, env=ONE_THREAD)
-    assert proc.returncode == 2 and "objective.non_saturating=True applies to objective=" in proc.stderr
-    assert "not to objective=hinge" in proc.stderr and "Traceback" not in proc.stderr
+@pytest.mark.parametrize("name,objective", all_objectives(), ids=[n for n, _ in all_objectives()])
+def test_the_generator_loss_falls_as_d_scores_the_fakes_higher(name, objective):
+    """G's loss is a decreasing function of D's raw output on the fakes over the outputs a real D gives them
+    (below least squares' target 1, above Pearson's f*-minimum -2): minimising it pushes G towards what D
+    takes for real. A G loss of the wrong sign or of the wrong target pushes the other way somewhere here."""
+    v = torch.linspace(-1.5, 0.9, 25, dtype=torch.float64, requires_grad=True)
+    per_sample = torch.stack([objective.g_loss(x.reshape(1)) for x in v])
+    (slope,) = torch.autograd.grad(per_sample.sum(), v)
+    assert (slope < 0).all(), (name, slope)
+    # and it is a mean over the batch: the loss of a batch is the average of its samples' losses
+    assert float(objective.g_loss(v.detach())) == pytest.approx(float(per_sample.detach().mean()), rel=1e-12)
+
+
+def test_generator_losses_are_their_papers_formulas():
+    """Exact values at known D outputs (logits for the probabilistic objectives)."""
+    v = torch.tensor([-2.0, 0.0, 0.5, 3.0], dtype=torch.float64)
+    sigmoid = torch.sigmoid(v)
+    expected = {
+        "minimax": torch.log(1 - sigmoid).mean(),  # E[log(1 - D(G(z)))]
+        "non_saturating": -torch.log(sigmoid).mean(),  # -E[log D(G(z))]
+        "wasserstein": -v.mean(),
+        "hinge": -v.mean(),  # Lim & Ye: -E[D(G(z))]
+        "least_squares": 0.5 * ((v - 1) ** 2).mean(),  # Mao et al.: 1/2 E[(D(G(z)) - c)^2], c = 1
+    }
+    for name, value in expected.items():
+        assert float(build_objective(name).g_loss(v)) == pytest.approx(float(value), rel=1e-12), name
+
+
+def test_discriminator_losses_are_their_papers_formulas():
+    """D's loss on a real and a fake batch, by the formulas of the objectives' papers."""
+    real, fake = torch.tensor([-1.0, 0.3, 2.0], dtype=torch.float64), torch.tensor([-0.5, 1.5], dtype=torch.float64)
+    sr, sf = torch.sigmoid(real), torch.sigmoid(fake)
+    bce = -(torch.log(sr).mean() + torch.log(1 - sf).mean())
+    expected = {
+        "minimax": bce, "non_saturating": bce, "gan": bce,
+        "wasserstein": fake.mean() - real.mean(),
+        "hinge": torch.relu(1 - real).mean() + torch.relu(1 + fake).mean(),
+        "least_squares": 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean(),
+        "kl": -real.mean() + torch.exp(fake - 1).mean(),  # -E_P[T] + E_Q[exp(T - 1)]
+        "pearson": -real.mean() + (fake**2 / 4 + fake).mean(),
+    }
+    for name, value in expected.items():
+        assert float(build_objective(name).d_loss(real, fake)) == pytest.approx(float(value), rel=1e-12), name
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    return tiny_trainer(tmp_path_factory.mktemp("toy"), "data=grid25")
+
+
+def test_every_objective_has_its_config_option():
+    assert sorted(p.stem for p in (config_dir() / "objective").glob("*.yaml")) == sorted(OBJECTIVES)
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_one_training_step_of_every_objective(toy_run, name):
+    """The objective its option `objective=<name>` builds trains a step of a run and reports its estimate
+    under its tag, finite, with D's and G's losses."""
+    objective = build_objective(OmegaConf.load(config_dir() / "objective" / f"{name}.yaml"))
+    assert objective.name == name
+    t = toy_run
+    step = GANStep(t.G, t.D, t.opt_g, t.opt_d, objective, t.penalty, n_critic=2, batch_size=16)
+    stats, grads = step(t.data, measure_grads=True)
+    assert {"Loss/D", "Loss/G", "D/real", "D/fake", objective.estimate_tag} <= stats.keys(), sorted(stats)
+    assert all(torch.isfinite(v) for v in [*stats.values(), *grads.values()]), stats
+    assert float(stats[objective.estimate_tag]) == pytest.approx(float(objective.estimate_from_d_loss(stats["Loss/D"])))
+    if objective.probabilistic:  # D/real and D/fake are probabilities
+        assert 0 < float(stats["D/real"]) < 1 and 0 < float(stats["D/fake"]) < 1
+
+
+def test_non_saturating_option_is_checked():
+    with pytest.raises(GanlabError) as err:
+        compose_config(["objective=hinge", "objective.non_saturating=true", "data=grid25"])
+    assert "objective.non_saturating=True applies to objective=" in str(err.value)
+    assert "not to objective=hinge" in str(err.value)
+    assert compose_config(["objective=kl", "objective.non_saturating=false"]).objective.non_saturating is False

@@ -1,5 +1,6 @@
-"""Each Lipschitz constraint / gradient regulariser changes the gradient it should, in a fitted critic and in
-`ganlab train` runs (penalty=<each>, model.spectral_norm=true)."""
+"""Each Lipschitz constraint / gradient regulariser: its formula on critics whose input gradient is known, the
+gradient it changes in a fitted critic, and a training step of a run with it (penalty=<each>,
+model.spectral_norm=true)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import math
 
 import pytest
 import torch
-from conftest import FAST, ONE_THREAD, read_scalars, run_ganlab
+from conftest import tiny_trainer
 from omegaconf import OmegaConf
+from torch import nn
 
-from ganlab.commands.config import compose_config
-from ganlab.config import DataSpec
+from ganlab.commands.config import compose_config, config_dir
 from ganlab.data import load_dataset, spec_of
 from ganlab.models import build_models
-from ganlab.objectives import build_objective
+from ganlab.objectives import PENALTIES, build_objective, build_penalty
 from ganlab.objectives.penalties import (
     R1,
     R2,
@@ -66,10 +67,81 @@ def test_r1_and_r2_flatten_d_on_their_own_samples_only(on_real):
     assert norms[own].mean() < 0.1 * free[own].mean() and norms[own].mean() < 0.1 * norms[other].mean()
 
 
-def test_weight_clipping_bounds_every_parameter():
-    D = fit_critic(build_objective("wasserstein"), WeightClip(0.03), P, Q, steps=50, batch_size=256)
-    largest = max(float(p.detach().abs().max()) for p in D.parameters())
-    assert largest == pytest.approx(0.03)  # the critic presses against the bound, and never beyond it
+class Quadratic(nn.Module):
+    """D(x) = c / 2 ||x||^2 + w . x: its input gradient at x is c x + w, known exactly."""
+
+    def __init__(self, c: float, w: torch.Tensor):
+        super().__init__()
+        self.c, self.w = c, nn.Parameter(w.clone())
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        flat = x.flatten(1)
+        return 0.5 * self.c * flat.square().sum(1) + flat @ self.w
+
+
+def test_r1_and_r2_are_half_the_weight_times_the_squared_gradient_norm():
+    """On a linear D the input gradient is its weight vector a: R1 = R2 = gamma / 2 ||a||^2. On a quadratic D
+    the gradient is c x, so R1 reads the real points and R2 the fake ones."""
+    a = torch.tensor([3.0, -4.0], dtype=torch.float64)  # ||a|| = 5
+    real = torch.randn(64, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    fake = 3 + torch.randn(64, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    for cls in (R1, R2):
+        reports = {}
+        value = cls(2.0)(Quadratic(0.0, a), real, fake, None, lambda tag, v, r=reports: r.__setitem__(tag, v))
+        assert float(value.detach()) == pytest.approx(2.0 / 2 * 25)
+        name = cls.name
+        assert float(reports[f"Penalty/{name}"]) == pytest.approx(25.0) and float(reports[f"Penalty/{name}_grad_norm"]) == pytest.approx(5.0)
+    zero = torch.zeros(2, dtype=torch.float64)
+    quadratic = Quadratic(2.0, zero)  # gradient 2 x: R1 = 0.5 / 2 * 4 E||x||^2 over the real points, R2 the fake
+    assert float(R1(0.5)(quadratic, real, fake, None).detach()) == pytest.approx(float(real.square().sum(1).mean()))
+    assert float(R2(0.5)(quadratic, real, fake, None).detach()) == pytest.approx(float(fake.square().sum(1).mean()))
+
+
+def test_gradient_penalty_interpolates_between_each_real_and_fake_sample_with_its_own_alpha():
+    """x_hat = a x + (1 - a) G(z), a ~ U[0, 1] drawn once per sample (the same for all of its pixels)."""
+    real, fake = torch.ones(4000, 3, 4, 4), torch.zeros(4000, 3, 4, 4)
+    torch.manual_seed(0)
+    x_hat = GradientPenalty(10.0).points(real, fake)
+    alpha = x_hat.flatten(1)[:, 0]
+    assert torch.equal(x_hat, alpha[:, None, None, None].expand_as(x_hat))  # one alpha per sample
+    assert alpha.min() >= 0 and alpha.max() <= 1 and alpha.unique().numel() > 3900  # each sample its own
+    assert float(alpha.mean()) == pytest.approx(0.5, abs=0.02) and float(alpha.var()) == pytest.approx(1 / 12, abs=0.01)
+    real, fake = torch.randn(500, 2), torch.randn(500, 2)
+    x_hat = GradientPenalty(10.0).points(real, fake)  # on the segment from each fake to its own real point
+    a = ((x_hat - fake) / (real - fake))
+    torch.testing.assert_close(a[:, 0], a[:, 1])
+
+
+@pytest.mark.parametrize("slope", [2.0, 0.5])
+def test_penalties_and_their_gradients_on_a_linear_critic(slope):
+    """A linear D has gradient a everywhere: GP = lambda (||a|| - 1)^2 (one-sided: only above 1) and R1 = R2 =
+    gamma / 2 ||a||^2; D's update follows their gradients in a, 2 lambda (||a|| - 1) a / ||a|| and gamma a."""
+    a = torch.tensor([0.0, slope])
+    real, fake = torch.randn(32, 2), torch.randn(32, 2)
+    expected = {
+        GradientPenalty(10.0): (10 * (slope - 1) ** 2, 20 * (slope - 1) * a / slope),
+        OneSidedGradientPenalty(10.0): (10 * max(slope - 1, 0) ** 2, 20 * max(slope - 1, 0) * a / slope),
+        R1(3.0): (1.5 * slope**2, 3.0 * a),
+        R2(3.0): (1.5 * slope**2, 3.0 * a),
+    }
+    for penalty, (value, grad) in expected.items():
+        D = Quadratic(0.0, a)
+        term = penalty(D, real, fake, None)
+        (got,) = torch.autograd.grad(term, D.w)
+        assert float(term) == pytest.approx(value, abs=1e-6), penalty.name
+        torch.testing.assert_close(got, grad, msg=penalty.name)
+
+
+def test_weight_clipping_clamps_every_parameter_after_a_d_step():
+    D = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    with torch.no_grad():
+        for p in D.parameters():
+            p.copy_(torch.linspace(-1, 1, p.numel()).view_as(p))
+    before = [p.detach().clone() for p in D.parameters()]
+    WeightClip(0.03).after_d_step(D)
+    for b, p in zip(before, D.parameters(), strict=True):
+        torch.testing.assert_close(p.detach(), b.clamp(-0.03, 0.03), rtol=0, atol=0)
+    assert WeightClip(0.03)(D, torch.zeros(1, 2), torch.zeros(1, 2), None) is None  # no term in D's loss
 
 
 def test_lazy_r1_is_applied_on_every_kth_d_step_only_and_k_times_as_strong():
@@ -92,7 +164,9 @@ def test_lazy_r1_is_applied_on_every_kth_d_step_only_and_k_times_as_strong():
         before = [p.detach().clone() for p in lazy.D.parameters()]
         torch.manual_seed(100 + step)
         real, _ = data.sample(32)  # the batch the D step below draws first
-        r1_value = r1(lazy.D, real, None, None)
+        x = real.detach().requires_grad_(True)  # R1 by its formula, gamma / 2 E||grad D(x)||^2, not by the class
+        (grad_x,) = torch.autograd.grad(lazy.D(x).sum(), x, create_graph=True)
+        r1_value = weight / 2 * grad_x.square().sum(1).mean()
         params = list(lazy.D.parameters())  # D's output bias does not change its input gradient: a zero grad
         r1_grads = [torch.zeros_like(p) if g is None else g
                     for p, g in zip(params, torch.autograd.grad(r1_value, params, allow_unused=True), strict=True)]
@@ -115,55 +189,51 @@ def test_lazy_r1_is_applied_on_every_kth_d_step_only_and_k_times_as_strong():
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    """Every penalty, and spectral normalisation, through `ganlab train` in one sweep on grid25.
-
-    At the MLP preset's rate (2e-4; the grid25 tuning's 1e-3 moves the weights faster than spectral norm's one
-    power iteration per step follows), so sigma is tracked within the bounds tested below."""
-    out = tmp_path_factory.mktemp("penalties")
-    run_ganlab("train", "-m", "objective=hinge", "penalty=none,clip,gp,gp_one_sided,r1,r2", "model.spectral_norm=false,true",
-               "data=grid25", *FAST, "optim.lr=2e-4", "trainer.sample_every=20", "trainer.ckpt_every=20",
-               f"hydra.sweep.dir={out}", env=ONE_THREAD)
-    runs = {}
-    for run in out.iterdir():
-        if run.is_dir() and run.name[0].isdigit():
-            overrides = dict(line[2:].split("=", 1) for line in (run / ".hydra" / "overrides.yaml").read_text().splitlines())
-            runs[(overrides["penalty"], overrides["model.spectral_norm"].lower() == "true")] = run
-    assert len(runs) == 12
-    return runs
+def toy_run(tmp_path_factory):
+    return tiny_trainer(tmp_path_factory.mktemp("toy"), "data=grid25", "objective=hinge")
 
 
-def load_d(run):
-    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    _, D = build_models(OmegaConf.create(state["config"]["model"]), DataSpec.from_dict(state["data"]))
-    D.load_state_dict(state["D"])
-    return D.eval()
+def test_every_penalty_has_its_config_option():
+    options = {p.stem for p in (config_dir() / "penalty").glob("*.yaml")} - {"preset"}  # preset: the model's choice
+    assert sorted(options) == sorted(PENALTIES)
 
 
-@pytest.mark.parametrize("penalty", ["none", "clip", "gp", "gp_one_sided", "r1", "r2"])
-@pytest.mark.parametrize("spectral_norm", [False, True])
-def test_every_penalty_trains_and_logs_its_value(sweep, penalty, spectral_norm):
-    scalars = read_scalars(sweep[(penalty, spectral_norm)])
-    assert scalars["Loss/D"][-1][0] == 20
-    if penalty in ("gp", "gp_one_sided", "r1", "r2"):
-        assert all(math.isfinite(v) and v >= 0 for _, v in scalars[f"Penalty/{penalty}"])
-        assert all(math.isfinite(v) and v > 0 for _, v in scalars[f"Penalty/{penalty}_grad_norm"])
+@pytest.mark.parametrize("name", list(PENALTIES))
+def test_one_training_step_with_every_penalty(toy_run, name):
+    """The penalty its option `penalty=<name>` builds joins a run's D step: the gradient penalties report their
+    value and the mean gradient norm where they are taken (value >= weight / 2 * norm^2 for R1 / R2 by Jensen's
+    inequality), clipping leaves every D weight inside its bound, and no penalty reports without a term."""
+    penalty = build_penalty(OmegaConf.load(config_dir() / "penalty" / f"{name}.yaml"))
+    t = toy_run
+    step = GANStep(t.G, t.D, t.opt_g, t.opt_d, t.objective, penalty, n_critic=2, batch_size=16)
+    stats, _ = step(t.data)
+    tags = {tag for tag in stats if tag.startswith("Penalty/")}
+    if penalty.gradient:
+        assert tags == {f"Penalty/{name}", f"Penalty/{name}_grad_norm"}
+        value, norm = float(stats[f"Penalty/{name}"]), float(stats[f"Penalty/{name}_grad_norm"])
+        assert math.isfinite(value) and norm > 0
+        if name in ("r1", "r2"):
+            assert value >= penalty.weight / 2 * norm**2 * (1 - 1e-5)
     else:
-        assert not any(tag.startswith("Penalty/") for tag in scalars)
+        assert not tags
+    if name == "clip":
+        assert max(float(p.detach().abs().max()) for p in t.D.parameters()) <= penalty.clip
 
 
-def test_clip_bounds_every_weight_of_the_trained_critic(sweep):
-    D = load_d(sweep[("clip", False)])
-    assert max(float(p.detach().abs().max()) for p in D.parameters()) <= 0.01 + 1e-7
-    assert max(float(p.detach().abs().max()) for p in load_d(sweep[("none", False)]).parameters()) > 0.1  # not clipped without it
-
-
-def test_spectral_norm_makes_each_layer_1_lipschitz(sweep):
-    run = sweep[("none", True)]
-    layers = [m for m in load_d(run).modules() if isinstance(m, torch.nn.Linear)]
-    assert len(layers) == OmegaConf.load(run / ".hydra" / "config.yaml").model.layers + 1  # hidden layers + output
+def test_spectral_norm_makes_each_layer_of_d_1_lipschitz(tmp_path):
+    """model.spectral_norm=true: every linear layer of D (and none of G) is divided by its largest singular
+    value, which power iteration tracks as D trains; a gradient penalty differentiates through it."""
+    run = tiny_trainer(tmp_path, "data=grid25", "objective=hinge", "penalty=gp", "model.spectral_norm=true",
+                       "optim.lr=2e-4")
+    layers = [m for m in run.D.modules() if isinstance(m, nn.Linear)]
+    assert len(layers) == run.cfg.model.layers + 1  # hidden layers + output
+    assert all(nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    assert not any(nn.utils.parametrize.is_parametrized(m) for m in run.G.modules())
+    for _ in range(20):
+        stats, _ = run.step_fn(run.data)
+    assert math.isfinite(float(stats["Penalty/gp"]))
     for layer in layers:
         sigma = torch.linalg.matrix_norm(layer.weight.detach(), ord=2)
         assert 0.99 <= sigma <= 1.1  # power iteration approaches the largest singular value from below
-    plain = [m for m in load_d(sweep[("none", False)]).modules() if isinstance(m, torch.nn.Linear)]
-    assert max(torch.linalg.matrix_norm(m.weight.detach(), ord=2) for m in plain) > 1.2
+    plain = tiny_trainer(tmp_path, "data=grid25", "objective=hinge")
+    assert max(torch.linalg.matrix_norm(m.weight.detach(), ord=2) for m in plain.D.modules() if isinstance(m, nn.Linear)) > 1.2

@@ -1,10 +1,14 @@
-"""`ganlab train` end to end: every model on every kind of data, the TensorBoard tags, sweeps, resume."""
+"""`ganlab train` end to end: one run per model, the conditional conv nets on every file format, the files and
+TensorBoard tags a run writes, a sweep's report, resume; and, in-process, every model on every kind of data."""
 
 from __future__ import annotations
 
+import csv
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import (
     FAST,
     make_cifar10,
@@ -13,10 +17,25 @@ from conftest import (
     read_image_tags,
     read_scalars,
     run_ganlab,
-    train_run,
+    tiny_trainer,
 )
 
-BASE_TAGS = {"Loss/D", "Loss/G", "D/real", "D/fake", "GradNorm/D", "GradNorm/G", "LR/D", "LR/G", "Speed/img_per_s"}
+from ganlab.commands.config import compose_config, schema
+from ganlab.commands.train import main as train_main
+from ganlab.data import spec_of
+from ganlab.data.base import ImageTensors
+from ganlab.data.toys import grid25
+from ganlab.errors import GanlabError
+from ganlab.models import build_models
+from ganlab.objectives import build_objective, build_penalty
+from ganlab.training.optim import build_optimizers
+from ganlab.training.state import resumed_config
+from ganlab.training.step import GANStep
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+MODELS = ["gan", "cgan", "dcgan", "wgan", "wgan_gp"]
+BASE_TAGS = {"Loss/D", "Loss/G", "D/real", "D/fake", "D/gap", "Diversity/pairwise", "GradNorm/D", "GradNorm/G",
+             "LR/D", "LR/G", "Speed/img_per_s"}
 
 
 def run_dirs(sweep_dir: Path) -> dict[str, Path]:
@@ -24,115 +43,172 @@ def run_dirs(sweep_dir: Path) -> dict[str, Path]:
     return {p.name.split("_", 1)[1]: p for p in sorted(sweep_dir.iterdir()) if p.is_dir() and p.name[0].isdigit()}
 
 
-def assert_run_complete(run: Path, model: str, steps: int = 20) -> None:
+def assert_run_complete(run: Path, model: str, evaluated: bool, steps: int = 20) -> None:
+    """The files and TensorBoard tags of a finished run of ``steps`` with FAST's intervals (``evaluated``: at its
+    end, which also keeps that evaluation as the best)."""
     scalars = read_scalars(run)
     expected = set(BASE_TAGS)
-    if model in ("wgan", "wgan_gp"):
-        expected.add("Wasserstein/estimate")
+    expected.add("Wasserstein/estimate" if model in ("wgan", "wgan_gp") else "Divergence/jensen_shannon")
     if model == "wgan_gp":
-        expected.add("Penalty/gp")
+        expected |= {"Penalty/gp", "Penalty/gp_grad_norm"}
     assert expected <= scalars.keys(), f"{run.name}: missing {expected - scalars.keys()}"
-    assert scalars["Loss/D"][-1][0] == steps
+    assert [s for s, _ in scalars["Loss/D"]] == list(range(5, steps + 1, 5))
     assert "Samples" in read_image_tags(run)
-    assert (run / "checkpoints" / "last.pt").is_file()
-    assert sorted(p.name for p in (run / "samples").glob("*.png"))[-1] == f"step_{steps:07d}.png"
+    checkpoints = ["best.pt"] * evaluated + ["last.pt", "step_0000010.pt", "step_0000020.pt"]
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.pt")) == checkpoints
+    assert (run / "metrics.json").is_file() == evaluated == (run / "checkpoints" / "best.json").is_file()
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["step_0000010.png", "step_0000020.png"]
+    assert (run / ".hydra" / "config.yaml").is_file() and (run / ".hydra" / "overrides.yaml").is_file()
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """Every model on digits, MNIST-format files and grid25, in one `ganlab train -m` (one process)."""
+    """Every model on digits, in one `ganlab train -m` (one process), evaluated at the end."""
     tmp = tmp_path_factory.mktemp("sweep")
-    make_mnist(tmp / "data", n=64)
-    run_ganlab("train", "-m", "model=gan,dcgan,wgan,wgan_gp", "data=digits,mnist,grid25", *FAST,
-               f"data.root={tmp / 'data'}", f"hydra.sweep.dir={tmp / 'unconditional'}")
-    run_ganlab("train", "-m", "model=cgan", "data=digits,mnist", *FAST,
-               f"data.root={tmp / 'data'}", f"hydra.sweep.dir={tmp / 'conditional'}")
-    return {**run_dirs(tmp / "unconditional"), **run_dirs(tmp / "conditional")}
+    run_ganlab("train", "-m", f"model={','.join(MODELS)}", "data=digits", *FAST, f"hydra.sweep.dir={tmp}")
+    return tmp
 
 
-@pytest.mark.parametrize("model", ["gan", "cgan", "dcgan", "wgan", "wgan_gp"])
-@pytest.mark.parametrize("data", ["digits", "mnist", "grid25"])
-def test_every_model_trains_on_every_data(sweep, model, data):
-    if model == "cgan" and data == "grid25":
-        pytest.skip("grid25 has no labels: tested as an error in test_cli")
-    assert_run_complete(sweep[f"{model}_{data}"], model)
+def test_a_sweep_makes_one_run_dir_per_job(sweep):
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [f"{i}_{m}_digits" for i, m in enumerate(MODELS)]
 
 
-def test_multirun_makes_one_run_dir_per_job(tmp_path):
-    run_ganlab("train", "-m", "model=gan,wgan_gp", "data=grid25", *FAST, "trainer.steps=20",
-               f"hydra.sweep.dir={tmp_path}")
-    runs = run_dirs(tmp_path)
-    assert sorted(runs) == ["gan_grid25", "wgan_gp_grid25"]
-    for name, run in runs.items():
-        assert_run_complete(run, name.split("_grid25")[0])
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_trains_end_to_end(sweep, model):
+    run = run_dirs(sweep)[f"{model}_digits"]
+    assert_run_complete(run, model, evaluated=True)
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert state["step"] == 20 and state["config"]["model"]["name"] == model
+    conv = any(v.ndim == 4 for k, v in state["G"].items() if k.endswith("weight"))
+    assert conv == (model not in ("gan", "cgan"))  # gan and cgan stay MLPs on images, as in their papers
+    lr = dict(read_scalars(run)["LR/G"])
+    assert list(lr.values()) == pytest.approx([state["config"]["optim"]["lr"]] * 4)  # no decay unless asked for
 
 
-def test_architecture_follows_the_data(sweep):
-    import torch
-
-    state = torch.load(sweep["dcgan_mnist"] / "checkpoints" / "last.pt", weights_only=True)
-    assert any(k.endswith("weight") and v.ndim == 4 for k, v in state["G"].items())  # conv on images
-    state = torch.load(sweep["dcgan_grid25"] / "checkpoints" / "last.pt", weights_only=True)
-    assert all(v.ndim <= 2 for v in state["G"].values())  # MLP on 2-D points
-    assert state["config"]["trainer"]["n_critic"] == 1
-
-
-def test_presets_carry_their_papers_hyperparameters(tmp_path):
-    def job(model: str) -> str:
-        return run_ganlab("train", f"model={model}", "--cfg", "job", cwd=tmp_path).stdout
-
-    wgan_gp = job("wgan_gp")
-    for line in ("n_critic: 5", "lr: 0.0001", "beta1: 0.0", "beta2: 0.9", "name: gp", "weight: 10.0",
-                 "d_norm: layer", "name: wasserstein"):
-        assert line in wgan_gp
-    wgan = job("wgan")
-    for line in ("name: rmsprop", "lr: 5.0e-05", "name: clip", "clip: 0.01", "n_critic: 5"):
-        assert line in wgan
-    dcgan = job("dcgan")
-    for line in ("init_std: 0.02", "g_norm: batch", "beta1: 0.5", "lr: 0.0002", "batch_size: 128"):
-        assert line in dcgan
-    # the command line wins over a preset's choice of objective
-    assert "name: hinge" in run_ganlab("train", "model=wgan", "objective=hinge", "--cfg", "job", cwd=tmp_path).stdout
+def test_the_report_of_a_sweep(sweep):
+    """`ganlab report` reads what training wrote: one row per run, best (lowest fid_classifier) first."""
+    out = run_ganlab("report", str(sweep)).stdout
+    assert "fid_classifier" in out and "Every run:" in out
+    rows = list(csv.DictReader((sweep / "report.csv").open()))
+    assert [r["model"] for r in rows] != [] and sorted(r["model"] for r in rows) == sorted(MODELS)
+    fid = [float(r["fid_classifier"]) for r in rows]
+    assert fid == sorted(fid) and all(r["step"] == "20" for r in rows)
+    assert (sweep / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (sweep / "report.md").read_text().count("\n| ") == len(MODELS) + 1  # header and one row per run
 
 
-def test_cifar10_and_image_folder_train(tmp_path):
+def test_conditional_conv_nets_on_every_file_format(tmp_path):
+    """model=dcgan model.conditional=true on MNIST's IDX files, CIFAR-10's pickles and a folder of class
+    sub-folders: the one-hot label enters G beside z and D as constant planes beside the image."""
+    make_mnist(tmp_path / "data", n=64)
     make_cifar10(tmp_path / "data")
     make_image_folder(tmp_path / "pictures", classes=("a", "b"), per_class=4)
-    run_ganlab("train", "-m", "model=wgan_gp", "data=cifar10,folder", *FAST, f"data.root={tmp_path / 'data'}",
-               f"data.path={tmp_path / 'pictures'}", "data.image_size=32", f"hydra.sweep.dir={tmp_path / 'runs'}")
+    run_ganlab("train", "-m", "model=dcgan", "model.conditional=true", "data=mnist,cifar10,folder", *FAST,
+               f"data.root={tmp_path / 'data'}", f"data.path={tmp_path / 'pictures'}", "data.image_size=32",
+               "eval.at_end=false", f"hydra.sweep.dir={tmp_path / 'runs'}")
     runs = run_dirs(tmp_path / "runs")
-    assert sorted(runs) == ["wgan_gp_cifar10", "wgan_gp_folder"]
-    for run in runs.values():
-        assert_run_complete(run, "wgan_gp")
+    assert sorted(runs) == ["dcgan_cifar10", "dcgan_folder", "dcgan_mnist"]
+    for name, channels, classes in (("mnist", 1, 10), ("cifar10", 3, 10), ("folder", 3, 2)):
+        run = runs[f"dcgan_{name}"]
+        assert_run_complete(run, "dcgan", evaluated=False)
+        state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+        assert state["data"]["shape"] == [channels, 32, 32] and state["data"]["num_classes"] == classes
+        assert state["G"]["net.0.weight"].shape[0] == 16 + classes  # ConvTranspose2d(z + one-hot, ...)
+        assert state["D"]["net.0.weight"].shape[1] == channels + classes  # Conv2d(image + label planes, ...)
 
 
-def test_resume_continues_exactly(tmp_path):
-    """A 2N-step run and an N-step run resumed to 2N log the same losses at every step after N (a lazy penalty
-    falls on the same steps)."""
-    common = ["model=dcgan", "penalty=gp", "penalty.every=3", "data=digits", "trainer.log_every=1", "optim.decay_steps=30"]
-    train_run(tmp_path / "full", *common, "trainer.steps=20")
-    train_run(tmp_path / "half", *common, "trainer.steps=10")
-    resumed = run_ganlab("train", f"resume={tmp_path / 'half'}", "trainer.steps=20")
-    assert "resuming at step 10" in resumed.stdout
-    full, half = read_scalars(tmp_path / "full"), read_scalars(tmp_path / "half")
+# ------------------------------------------------------------------------------- every model, every kind of data
+def labelled_images(shape: tuple[int, int, int]) -> ImageTensors:
+    g = torch.Generator().manual_seed(0)
+    return ImageTensors(f"images{shape}", torch.randint(0, 256, (40, *shape), dtype=torch.uint8, generator=g),
+                        torch.arange(40) % 10, 10)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_takes_a_step_on_every_kind_of_data(model):
+    """Each preset's networks on 8x8 and 28x28 grey images (4 * 2^k and 7 * 2^k sides), 32x32 colour images and
+    2-D points: the architecture follows the data, and one training step with the preset's objective, penalty
+    and optimiser gives finite statistics."""
+    cfg = compose_config([f"model={model}", "model.hidden=16", "model.channels=4", "model.z_dim=8"])
+    for data in (labelled_images((1, 8, 8)), labelled_images((1, 28, 28)), labelled_images((3, 32, 32)), grid25()):
+        if cfg.model.conditional and data.num_classes is None:
+            continue
+        G, D = build_models(cfg.model, spec_of(data))
+        conv = any(p.ndim == 4 for p in G.parameters())
+        assert conv == (data.kind == "image" and model not in ("gan", "cgan")), (model, data.name)
+        opt_g, opt_d = build_optimizers(cfg.optim, G, D)
+        step = GANStep(G, D, opt_g, opt_d, build_objective(cfg.objective), build_penalty(cfg.penalty),
+                       n_critic=cfg.trainer.n_critic, batch_size=8)
+        stats, grads = step(data, measure_grads=True)
+        assert all(torch.isfinite(v) for v in [*stats.values(), *grads.values()]), (model, data.name, stats)
+        x = G(torch.randn(3, cfg.model.z_dim), torch.tensor([0, 1, 2]) if cfg.model.conditional else None)
+        assert x.shape == (3, *data.shape)
+
+
+def test_each_log_is_the_mean_of_the_steps_since_the_last(tmp_path):
+    """Loss/D, Loss/G, D/real, D/fake at a log are averages over the generator steps of its window."""
+    trainer = tiny_trainer(tmp_path, "data=grid25", "trainer.steps=7", "trainer.log_every=3", "eval.at_end=false")
+    seen = []
+
+    class Recording:  # the run's step, with each step's statistics noted
+        def __init__(self, step):
+            self.step = step
+
+        def __call__(self, data, measure_grads=False):
+            stats, grads = self.step(data, measure_grads=measure_grads)
+            seen.append({k: float(v) for k, v in stats.items()})
+            return stats, grads
+
+        def __getattr__(self, name):
+            return getattr(self.step, name)
+
+    trainer.step_fn = Recording(trainer.step_fn)
+    trainer.fit()
+    logged = read_scalars(tmp_path)
+    windows = {3: seen[0:3], 6: seen[3:6], 7: seen[6:7]}
+    for tag in ("Loss/D", "Loss/G", "D/real", "D/fake"):
+        assert [s for s, _ in logged[tag]] == [3, 6, 7]
+        for step, value in logged[tag]:
+            assert value == pytest.approx(sum(w[tag] for w in windows[step]) / len(windows[step]), rel=1e-5), (tag, step)
+
+
+# ------------------------------------------------------------------------------------------------------ resume
+def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_path):
+    """A run that logged to step 20 but whose last checkpoint is step 14 (a crash after its periodic
+    checkpoint), resumed: TensorBoard drops the events past 14 and the run logs 15, 18, 20 again, the same
+    losses as before at every step whose log window lies past the checkpoint (a lazy penalty on the same D
+    steps, the learning rate in its decay), and no step twice."""
+    run = tmp_path / "run"
+    common = ["model=dcgan", "penalty=gp", "penalty.every=3", "data=digits", "trainer.log_every=3",
+              "trainer.ckpt_every=7", "optim.decay_steps=30", "eval.at_end=false"]
+    tiny_trainer(run, *common).fit()
+    before = read_scalars(run)
+    shutil.copy(run / "checkpoints" / "step_0000014.pt", run / "checkpoints" / "last.pt")
+    resumed = run_ganlab("train", f"resume={run}", "trainer.steps=20")
+    assert "resuming at step 14" in resumed.stdout
+    after = read_scalars(run)
+    logged = [3, 6, 9, 12, 15, 18, 20]
     for tag in ("Loss/D", "Loss/G", "Penalty/gp", "LR/G"):
-        a, b = dict(full[tag]), dict(half[tag])
-        first = 3 if tag == "Penalty/gp" else 1  # a lazy penalty is logged from its first evaluation (D step 3)
-        assert sorted(b) == sorted(a) == list(range(first, 21)), tag
-        for step in range(11, 21):
+        assert [s for s, _ in after[tag]] == logged, tag
+        a, b = dict(before[tag]), dict(after[tag])
+        for step in (3, 6, 9, 12, 18, 20):
             assert b[step] == pytest.approx(a[step], abs=1e-6), (tag, step)
-    assert (tmp_path / "half" / "samples" / "step_0000020.png").is_file()
+    lr = dict(after["LR/G"])
+    assert [lr[s] for s in logged] == pytest.approx([2e-4 * (1 - s / 30) for s in logged], rel=1e-5)
+    assert (run / "samples" / "step_0000020.png").is_file()
 
 
 def test_resume_refuses_what_it_cannot_do(tmp_path):
-    train_run(tmp_path / "run", "data=grid25", "trainer.steps=10")
-    done = run_ganlab("train", f"resume={tmp_path / 'run'}", check=False)
-    assert done.returncode == 2 and "trainer.steps=<M>" in done.stderr
-    group = run_ganlab("train", f"resume={tmp_path / 'run'}", "model=wgan", "trainer.steps=20", check=False)
-    assert group.returncode == 2 and "model=wgan" in group.stderr
-    nothing = run_ganlab("train", f"resume={tmp_path / 'nowhere'}", check=False)
-    assert nothing.returncode == 2 and "checkpoints/last.pt" in nothing.stderr
-    (tmp_path / "run" / "checkpoints" / "last.pt").write_bytes(b"half-written garbage")
-    corrupt = run_ganlab("train", f"resume={tmp_path / 'run'}", "trainer.steps=20", check=False)
+    run = tmp_path / "run"
+    tiny_trainer(run, "data=grid25", "trainer.steps=10", "eval.at_end=false").fit()
+    done = run_ganlab("train", f"resume={run}", check=False)
+    assert done.returncode == 2 and "trainer.steps=<M>" in done.stderr and "Traceback" not in done.stderr
+    with pytest.raises(GanlabError, match="cannot resume from .* checkpoints/last.pt"):
+        train_main([f"resume={tmp_path / 'nowhere'}"])
+    with pytest.raises(GanlabError, match="a resumed run keeps its model.* drop model=wgan"):
+        resumed_config(schema(), torch.load(run / "checkpoints" / "last.pt", weights_only=True)["config"],
+                       [f"resume={run}", "model=wgan", "trainer.steps=20"])
+    (run / "checkpoints" / "last.pt").write_bytes(b"half-written garbage")
+    corrupt = run_ganlab("train", f"resume={run}", "trainer.steps=20", check=False)
     assert corrupt.returncode == 2 and "corrupt" in corrupt.stderr and "Traceback" not in corrupt.stderr
-    assert (tmp_path / "run" / "checkpoints" / "step_0000010.pt").is_file()  # nothing already written is lost
+    assert (run / "checkpoints" / "step_0000010.pt").is_file()  # nothing already written is lost

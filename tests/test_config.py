@@ -1,0 +1,64 @@
+"""The composed config, in-process: each preset's paper settings, the presets tuned for one data set, the
+command line winning over both, and the validation pass's messages (test_cli runs one of each kind through the
+`ganlab` command)."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from ganlab.commands.config import compose_config
+from ganlab.errors import GanlabError
+
+
+def composed(*overrides: str) -> dict:
+    return OmegaConf.to_container(compose_config(list(overrides)), enum_to_str=True)
+
+
+def test_presets_carry_their_papers_hyperparameters():
+    wgan_gp = composed("model=wgan_gp")
+    assert (wgan_gp["trainer"]["n_critic"], wgan_gp["optim"]["lr"], wgan_gp["optim"]["beta1"], wgan_gp["optim"]["beta2"]) == (5, 1e-4, 0.0, 0.9)
+    assert (wgan_gp["penalty"]["name"], wgan_gp["penalty"]["weight"], wgan_gp["objective"]["name"]) == ("gp", 10.0, "wasserstein")
+    assert wgan_gp["model"]["d_norm"] == "layer"
+    wgan = composed("model=wgan")
+    assert (wgan["optim"]["name"], wgan["optim"]["lr"], wgan["penalty"]["name"], wgan["penalty"]["clip"]) == ("rmsprop", 5e-5, "clip", 0.01)
+    assert (wgan["trainer"]["n_critic"], wgan["objective"]["name"]) == (5, "wasserstein")
+    dcgan = composed("model=dcgan")
+    assert (dcgan["model"]["init_std"], dcgan["model"]["g_norm"], dcgan["optim"]["beta1"], dcgan["optim"]["lr"],
+            dcgan["trainer"]["batch_size"]) == (0.02, "batch", 0.5, 2e-4, 128)
+    cgan = composed("model=cgan")
+    assert cgan["model"]["conditional"] is True and cgan["objective"]["name"] == "non_saturating"
+    assert composed("model=gan")["optim"]["decay_steps"] is None  # no decay unless asked for
+
+
+def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
+    tuned = composed("model=gan", "data=grid25")  # configs/model_data/gan_grid25.yaml
+    assert (tuned["model"]["hidden"], tuned["penalty"]["name"], tuned["penalty"]["weight"]) == (128, "r1", 0.1)
+    assert tuned["penalty"]["every"] == 16  # lazy R1
+    assert (tuned["optim"]["lr"], tuned["optim"]["decay_steps"], tuned["trainer"]["steps"]) == (1e-3, 25000, 25000)
+    ring = composed("model=gan", "data=ring8")  # builds on the grid25 tuning
+    assert (ring["trainer"]["steps"], ring["optim"]["decay_steps"], ring["penalty"]["name"]) == (15000, 15000, "r1")
+    plain = composed("model=gan", "data=digits")
+    assert (plain["model"]["hidden"], plain["penalty"]["name"]) == (512, "none")
+    assert composed("model=gan", "data=grid25", "penalty=none")["penalty"]["name"] == "none"
+    # a penalty chosen on the command line is its own option's, not the preset's lazy R1
+    assert composed("model=gan", "data=grid25", "penalty=gp")["penalty"] == {"name": "gp", "weight": 10.0, "clip": 0.01, "every": 1}
+    assert composed("model=gan", "data=grid25", "model.hidden=64")["model"]["hidden"] == 64
+    assert composed("model=wgan_gp", "penalty=r1")["penalty"]["name"] == "r1"
+    assert composed("model=wgan", "objective=hinge")["objective"]["name"] == "hinge"
+
+
+@pytest.mark.parametrize("overrides,needles", [
+    (["trainer.batch_size=0"], ["trainer.batch_size=0 is out of range", ">= 1"]),
+    (["optim.lr=0"], ["optim.lr=0", "> 0"]),
+    (["model.arch=resnet"], ["unknown model.arch 'resnet'", "auto, conv, mlp"]),
+    (["model=wgan", "penalty.every=4"], ["penalty.every (lazy regularisation) applies to the gradient penalties",
+                                         "not to penalty=clip"]),
+    (["penalty=none", "penalty.weight=3"], ["penalty.weight=3.0 applies to penalty=", "not to penalty=none"]),
+    (["eval.n=1"], ["eval.n=1 is out of range", ">= 2"]),
+])
+def test_the_validation_pass_names_the_key_and_the_fix(overrides, needles):
+    with pytest.raises(GanlabError) as err:
+        compose_config(overrides)
+    for needle in needles:
+        assert needle in str(err.value), str(err.value)

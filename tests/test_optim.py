@@ -1,0 +1,70 @@
+"""Optimisers and learning-rate schedules: the rates a run steps with, exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+from ganlab.training.optim import build_optimizers, build_schedulers
+
+
+def optim_cfg(**kw):
+    base = {"name": "adam", "lr": 2e-4, "lr_d": None, "beta1": 0.5, "beta2": 0.999, "decay_steps": None}
+    return OmegaConf.create({**base, **kw})
+
+
+def nets() -> tuple[nn.Module, nn.Module]:
+    return nn.Linear(2, 2), nn.Linear(2, 1)
+
+
+def advance(opts, scheds) -> None:
+    """One generator step's worth: the optimisers step (no gradients: nothing moves), then the schedules."""
+    for o in opts:
+        o.step()
+    for s in scheds:
+        s.step()
+
+
+def rates(opts) -> tuple[float, float]:
+    return opts[0].param_groups[0]["lr"], opts[1].param_groups[0]["lr"]
+
+
+def test_linear_decay_to_zero_over_decay_steps():
+    """optim.decay_steps=T: after t generator steps the rates are lr (1 - t / T), D's from its own base rate,
+    and 0 from T on."""
+    cfg = optim_cfg(lr=1e-3, lr_d=4e-3, decay_steps=8)
+    opts = build_optimizers(cfg, *nets())
+    scheds = build_schedulers(cfg, opts)
+    seen = [rates(opts)]
+    for _ in range(10):
+        advance(opts, scheds)
+        seen.append(rates(opts))
+    assert [g for g, _ in seen] == pytest.approx([1e-3 * max(0.0, 1 - t / 8) for t in range(11)], abs=1e-15)
+    assert [d for _, d in seen] == pytest.approx([4e-3 * max(0.0, 1 - t / 8) for t in range(11)], abs=1e-15)
+
+
+def test_constant_rate_without_decay_and_a_resumed_schedule_in_its_place():
+    cfg = optim_cfg(lr=1e-3)
+    opts = build_optimizers(cfg, *nets())
+    scheds = build_schedulers(cfg, opts)
+    for _ in range(5):
+        advance(opts, scheds)
+    assert rates(opts) == (1e-3, 1e-3)
+    # a run resumed at step 6 continues the decay there, with the (possibly new) base rates of its config
+    decayed = optim_cfg(lr=3e-4, decay_steps=10)
+    opts = build_optimizers(decayed, *nets())
+    build_schedulers(decayed, opts, step=6)
+    assert rates(opts) == pytest.approx((3e-4 * 0.4, 3e-4 * 0.4))
+
+
+def test_the_optimisers_the_presets_name():
+    G, D = nets()
+    adam_g, adam_d = build_optimizers(optim_cfg(lr=1e-4, lr_d=3e-4, beta1=0.0, beta2=0.9), G, D)
+    assert isinstance(adam_g, torch.optim.Adam) and isinstance(adam_d, torch.optim.Adam)
+    assert adam_g.param_groups[0]["betas"] == (0.0, 0.9) and rates((adam_g, adam_d)) == (1e-4, 3e-4)
+    assert [p for g in adam_g.param_groups for p in g["params"]] == list(G.parameters())
+    assert [p for g in adam_d.param_groups for p in g["params"]] == list(D.parameters())
+    rms_g, rms_d = build_optimizers(optim_cfg(name="rmsprop", lr=5e-5), G, D)
+    assert isinstance(rms_g, torch.optim.RMSprop) and rates((rms_g, rms_d)) == (5e-5, 5e-5)
