@@ -11,7 +11,7 @@ from conftest import FAST, run_ganlab, tiny_trainer, train_run
 
 from ganlab.commands.sample import main as sample_main
 from ganlab.errors import GanlabError
-from ganlab.runs import generate, load_generator
+from ganlab.runs import generate, read_run
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
@@ -105,7 +105,7 @@ def cgan_run(tmp_path_factory):
 def expected_samples(run, n: int, seed: int = 0, label: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """What `ganlab sample` documents: the run's generator on N(0, 1) noise from ``seed``, and for a conditional
     model the classes in equal shares, in order (or all ``label``)."""
-    G, _ = load_generator(run)
+    G, _ = read_run(run, weights=None)
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(seed))
     y = None
     if G.num_classes:
