@@ -63,7 +63,8 @@ class Evaluator:
         for found, source in self._reference:
             shown = {k: v for k, v in found.items() if k in metrics}
             values.update(shown)
-            sources.append(f"{', '.join(shown)}: {source}")
+            if shown:
+                sources.append(f"{', '.join(shown)}: {source}")
         return values, "; ".join(sources)
 
 
