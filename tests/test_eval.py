@@ -155,6 +155,9 @@ class ScriptedEvaluator:
     def __call__(self, G):
         return {"modes": 3.0, "reverse_kl": next(self.values)}
 
+    def reference(self, metrics):
+        return {}, ""
+
 
 @pytest.mark.parametrize("values,best_step", [([3.0, 1.0, 2.0], 2), ([math.nan, 3.0, 1.0, 2.0], 3)])
 def test_best_checkpoint_is_the_best_evaluation(tmp_path, values, best_step):
@@ -213,7 +216,8 @@ def test_monitor_measures_and_warns_on_made_up_values(tmp_path):
         def forward(self, z, y=None):
             return torch.zeros(len(z), 2)
 
-    monitor = Monitor(run.cfg.eval, True, Still(), run.data, run.samples.z, None, 0, torch.device("cpu"), total_steps=100)
+    monitor = Monitor(run.cfg.eval, Still(), run.data, z=run.samples.z, y=None, probabilistic=True, seed=0,
+                      device=torch.device("cpu"), total_steps=100)
     assert monitor.measure({"D/real": 0.75, "D/fake": 0.5}) == {"D/gap": 0.25, "Diversity/pairwise": 0.0}
 
     def warnings(d_fake, diversity, step, m=monitor):
@@ -226,7 +230,8 @@ def test_monitor_measures_and_warns_on_made_up_values(tmp_path):
     assert [warnings(0.5, 0.1, s) for s in (20, 22, 24)] == [[], [], []]  # before step 25: G still spreading
     said = [warnings(0.5, 0.1, s) for s in (26, 27, 28)]
     assert said[:2] == [[], []] and "possible mode collapse at step 28" in said[2][0] and "0.100" in said[2][0]
-    critic = Monitor(run.cfg.eval, False, run.G, run.data, run.samples.z, None, 0, torch.device("cpu"), 100)
+    critic = Monitor(run.cfg.eval, run.G, run.data, z=run.samples.z, y=None, probabilistic=False, seed=0,
+                     device=torch.device("cpu"), total_steps=100)
     assert [critic.warnings({"D/fake": -50.0, "Diversity/pairwise": 0.9}, s) for s in (1, 2, 3, 4)] == [[], [], [], []]
 
 

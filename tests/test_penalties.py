@@ -208,7 +208,10 @@ def test_one_training_step_with_every_penalty(toy_run, name):
     step = GANStep(t.G, t.D, t.opt_g, t.opt_d, t.objective, penalty, n_critic=2, batch_size=16)
     stats, _ = step(t.data)
     tags = {tag for tag in stats if tag.startswith("Penalty/")}
-    if penalty.gradient:
+    if name == "r1r2":  # the sum, and each part's own value and gradient norm
+        assert tags == {"Penalty/r1r2", *(f"Penalty/{p}{s}" for p in ("r1", "r2") for s in ("", "_grad_norm"))}
+        assert float(stats["Penalty/r1r2"]) == pytest.approx(float(stats["Penalty/r1"]) + float(stats["Penalty/r2"]))
+    elif penalty.gradient:
         assert tags == {f"Penalty/{name}", f"Penalty/{name}_grad_norm"}
         value, norm = float(stats[f"Penalty/{name}"]), float(stats[f"Penalty/{name}_grad_norm"])
         assert math.isfinite(value) and norm > 0
