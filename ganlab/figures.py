@@ -58,7 +58,7 @@ def save_png(picture: np.ndarray, path: Path) -> None:
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(picture).save(path)
+    Image.fromarray(picture).save(path, format="PNG")
 
 
 def as_chw(picture: np.ndarray) -> Tensor:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ganlab.commands.config import check, config_dir, register_schema, schema
-from ganlab.console import warn
+from ganlab.commands.config import config_dir, register_schema, schema
+from ganlab.commands.jobs import prepare, run_job
 from ganlab.errors import GanlabError
 
 # Hydra flags whose value is the next word on the command line
@@ -50,7 +52,7 @@ def check_override_keys(args: list[str]) -> None:
             skip_next = True
             continue
         key = arg.split("=", 1)[0].lstrip("+~")
-        if arg.startswith("-") or "=" not in arg or key.startswith("hydra.") or key == "hydra":
+        if arg.startswith("-") or ("=" not in arg and not arg.startswith("~")) or key.split(".")[0] == "hydra":
             continue
         if "." not in key and arg.startswith(("+", "~")):
             groups = groups if groups is not None else _groups(args)
@@ -73,6 +75,9 @@ def check_override_keys(args: list[str]) -> None:
             node = _section(fields[part])
             if node is None:
                 break
+        if arg.startswith("~"):
+            raise GanlabError(f"{arg} would remove '{key}', which every run needs: ganlab's configs are closed. Set it to "
+                              f"another value instead ({key}=<value>; `ganlab train --cfg job` shows its default).")
 
 
 def _resume_args(args: list[str]) -> list[str]:
@@ -80,10 +85,10 @@ def _resume_args(args: list[str]) -> list[str]:
     for arg in args:
         if arg.startswith("resume="):
             run_dir = Path(arg.split("=", 1)[1]).expanduser()
-            if not (run_dir / "checkpoints" / "last.pt").is_file():
+            if not (run_dir / "checkpoints").is_dir():
                 raise GanlabError(
-                    f"cannot resume from '{run_dir}': it has no checkpoints/last.pt. Pass the run directory "
-                    "that `ganlab train` printed at its start (it holds checkpoints/ and the TensorBoard events)."
+                    f"cannot resume from '{run_dir}': it has no checkpoints/ (last.pt or step_*.pt). Pass the run "
+                    "directory that `ganlab train` printed at its start (it holds checkpoints/ and the TensorBoard events)."
                 )
             if "-m" in args or "--multirun" in args:
                 raise GanlabError("resume=<run dir> continues one run; it cannot be combined with -m/--multirun.")
@@ -94,36 +99,27 @@ def _resume_args(args: list[str]) -> list[str]:
 def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...] = ()) -> object:
     """Train a run described by ``cfg`` in ``run_dir`` (or continue the one named by ``cfg.resume``)."""
     from ganlab.console import say
-    from ganlab.runs import load_checkpoint
+    from ganlab.runs.rundir import write_status, writing
     from ganlab.training.loop import Trainer
-    from ganlab.training.state import resumed_config
 
-    state = None
-    if cfg.resume:
-        state = load_checkpoint(Path(cfg.resume) / "checkpoints" / "last.pt")
-        cfg = resumed_config(schema(), state["config"], list(overrides))
-        cfg.resume = None
-        if cfg.trainer.steps <= state["step"]:
-            raise GanlabError(
-                f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
-            )
-    check(cfg, overrides)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg, state, source = prepare(cfg, overrides)
+    if source:
+        say(f"ganlab: resuming from {source}")
     trainer = Trainer(cfg, run_dir, resume_state=state, overrides=overrides)
     verb = f"resuming at step {trainer.step}" if state else "training"
     say(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
         f"penalty={cfg.penalty.name} on {trainer.device}, {cfg.trainer.steps} steps -> {run_dir}")
-    trainer.fit()
+    write_status(run_dir, "running", step=trainer.step)
+    with writing(run_dir, "Fix that (the last checkpoint is kept) and go on with "
+                          f"`ganlab train resume={run_dir} trainer.steps={cfg.trainer.steps}`."):
+        trainer.fit()
+    write_status(run_dir, "done", step=trainer.step)
     return trainer
 
 
 @hydra.main(version_base=None, config_path=None, config_name="train")
 def _task(cfg: DictConfig) -> None:
-    try:
-        train(cfg, run_dir=Path(HydraConfig.get().runtime.output_dir), overrides=HydraConfig.get().overrides.task)
-    except GanlabError as err:
-        warn(f"ganlab train: error: {err}")
-        sys.exit(2)
+    run_job(train, cfg)
 
 
 def app_help(args: list[str]) -> str | None:
@@ -152,7 +148,7 @@ def app_help(args: list[str]) -> str | None:
         with initialize_config_dir(config_dir=str(dirs[0]), version_base=None):
             cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as err:  # e.g. model=<no such preset>
-        raise GanlabError(str(err).split("\nConfig search path:")[0]) from err
+        raise composition_error(err) from err
     template = str(cfg.hydra.help.template)
     if "$FLAGS_HELP" in template or "$HYDRA_CONFIG_GROUPS" in template:
         return None
@@ -168,6 +164,35 @@ def app_help(args: list[str]) -> str | None:
     return Template(template).substitute(APP_CONFIG_GROUPS=listing, CONFIG=OmegaConf.to_yaml(cfg))
 
 
+def composition_error(err: Exception) -> GanlabError:
+    """Hydra's message for a command line it cannot compose a config from, with OmegaConf's reason beneath it."""
+    text = str(err).split("\nConfig search path:")[0].strip()
+    cause = str(err.__cause__ or "").strip()
+    if cause and cause.splitlines()[0] not in text:
+        text = f"{text}: {cause.splitlines()[0]}"
+    return GanlabError(f"{text.rstrip('.')}. `ganlab train --help` lists the groups and keys, "
+                       "`ganlab train --cfg job` prints the composed config.")
+
+
+@contextlib.contextmanager
+def hydra_errors_raised() -> Iterator[None]:
+    """Hydra's errors come back here as exceptions (HYDRA_FULL_ERROR), to be said in one paragraph, where Hydra
+    would print them itself, half as a traceback, and exit 1."""
+    from hydra.errors import HydraException
+
+    saved = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    except HydraException as err:  # composing the config (the task's own errors are not HydraExceptions)
+        raise composition_error(err) from err
+    finally:
+        if saved is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved
+
+
 def main(args: list[str]) -> int:
     """Run the Hydra app with ``args`` as its command line (everything after ``ganlab train``)."""
     check_override_keys(args)
@@ -181,5 +206,6 @@ def main(args: list[str]) -> int:
     # the configs live in the package (or the repository); --config-dir still adds a user's own folder
     args = ["--config-path", str(config_dir()), *args] if "--config-path" not in args else args
     sys.argv = ["ganlab train", *args]
-    _task()
+    with hydra_errors_raised():
+        _task()
     return 0

@@ -6,6 +6,7 @@ import dataclasses
 
 from omegaconf import DictConfig
 
+from ganlab.config.checks import check_ranges
 from ganlab.errors import GanlabError
 
 
@@ -28,4 +29,5 @@ def parse_args(args: list[str], schema: type, command: str) -> DictConfig:
     if missing:
         raise GanlabError(f"`ganlab {command}` needs {', '.join(f'{k}=<value>' for k in missing)} (it takes: {valid}).")
     assert isinstance(cfg, DictConfig)
+    check_ranges(cfg, schema, hint=f"Fix {{key}}= on the command line (`ganlab {command}` takes: {valid}).")
     return cfg

@@ -14,9 +14,11 @@ import torch
 from torch import nn
 
 from ganlab.data import Dataset
+from ganlab.memory import check_fits
 from ganlab.metrics import METRICS
 from ganlab.metrics.base import Headline, Metric, Settings, headline_for
 from ganlab.runs import generate
+from ganlab.runs.rundir import write_text_atomic
 
 
 class Evaluator:
@@ -25,6 +27,8 @@ class Evaluator:
     def __init__(self, data: Dataset, settings: Settings):
         self.data, self.settings = data, settings
         self.n = settings.n
+        check_fits(self.n * 4 * math.prod(data.shape), f"an evaluation on {self.n:,} samples of {data.name}",
+                   "Lower eval.n (n= for `ganlab eval`).", settings.device)
         with torch.random.fork_rng(devices=self._cuda()):
             self.metrics: list[Metric] = [cls(data, settings) for _, cls in METRICS.items() if cls.applies(data, settings)]
         self.headline: Headline | None = None  # known after the first evaluation
@@ -59,7 +63,4 @@ def metrics_table(metrics: dict[str, float], step: int) -> str:
 def write_metrics_json(path: Path, step: int, metrics: dict[str, float]) -> None:
     """``{"step": int, "<metric>": float, ...}``, written atomically; an undefined value (NaN) is null."""
     values = {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"step": int(step), **values}, indent=2) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps({"step": int(step), **values}, indent=2) + "\n")

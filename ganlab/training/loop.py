@@ -25,11 +25,14 @@ from ganlab.training.tensorboard import RunLogger
 
 
 class Window:
-    """Device-side sums of the statistics between two logs (each tag averaged over the steps that reported it)."""
+    """Device-side sums of the statistics since the last log at ``start`` (each tag averaged over the steps that
+    reported it). A checkpoint keeps it, so a run resumed between two logs logs the same means as one that was
+    not interrupted."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: int = 0) -> None:
         self.sums: Stats = {}
         self.counts: dict[str, int] = {}
+        self.start = start
 
     def add(self, stats: Stats) -> None:
         for tag, value in stats.items():
@@ -44,8 +47,15 @@ class Window:
         values = torch.stack([self.sums[t].float() / self.counts[t] for t in tags]).tolist()
         return dict(zip(tags, values, strict=True))
 
-    def clear(self) -> None:
-        self.sums, self.counts = {}, {}
+    def clear(self, step: int) -> None:
+        self.sums, self.counts, self.start = {}, {}, step
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "sums": {t: v.detach().cpu() for t, v in self.sums.items()}, "counts": self.counts}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self.start, self.counts = int(state["start"]), dict(state["counts"])
+        self.sums = {t: v.to(device) for t, v in state["sums"].items()}
 
 
 class Trainer(Run):
@@ -63,10 +73,10 @@ class Trainer(Run):
         self.final_metrics: dict[str, float] = {}
         self.overrides = list(overrides)
         self.step = 0
+        self.window = Window()
         if resume_state is not None:
             self.load_state(resume_state)
         self.schedulers = build_schedulers(cfg.optim, (self.opt_g, self.opt_d), self.step)
-        self.window = Window()
 
     # ----------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -81,6 +91,7 @@ class Trainer(Run):
             "step_fn": self.step_fn.state_dict(),
             "rng": rng_state(self.device),
             "best": self.best,
+            "window": self.window.state_dict(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -95,6 +106,9 @@ class Trainer(Run):
         self.step = int(state["step"])
         self.step_fn.load_state_dict(state.get("step_fn", {"d_steps": self.step * self.cfg.trainer.n_critic}))
         self.best = state.get("best")
+        self.window = Window(self.step)  # a checkpoint written before ganlab kept the window: its step was a log
+        if "window" in state:
+            self.window.load_state_dict(state["window"], self.device)
 
     def save(self, periodic: bool) -> None:
         state = self.state_dict()
@@ -114,7 +128,10 @@ class Trainer(Run):
 
     def fit(self) -> None:
         t = self.cfg.trainer
-        logger = RunLogger(self.run_dir, resume_step=self.step + 1 if self.step else None)
+        # a resumed run drops what was logged after the window it continues (a partial window's last log too)
+        logger = RunLogger(self.run_dir, resume_step=self.window.start + 1 if self.step else None)
+        if self.step:
+            self.samples.relog(logger, self.run_dir / "samples", self.window.start, self.step, t.sample_every)
         batch_images = t.batch_size * t.n_critic
         progress = _progress(t, self.step)
         route_through(progress.write if progress is not None else None)
@@ -140,7 +157,8 @@ class Trainer(Run):
                     logger.scalars(values, self.step)
                     for warning in self.monitor.warnings(values, self.step):
                         say(warning)
-                    self.window.clear()
+                    if self.step % t.log_every == 0:  # a partial last window stays in the checkpoint
+                        self.window.clear(self.step)
                     tick, tick_step = now, self.step
                     if progress is not None:
                         progress.set_postfix_str(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -11,6 +12,9 @@ from torch import Tensor, nn
 from ganlab.data import Dataset
 from ganlab.figures import image_grid, save_png, scatter_plot
 from ganlab.runs import generate
+
+if TYPE_CHECKING:
+    from ganlab.training.tensorboard import RunLogger
 
 POINTS_SHOWN = 1000  # generated points drawn in a 2-D scatter plot
 
@@ -55,3 +59,15 @@ class SampleRenderer:
     @staticmethod
     def save(picture: np.ndarray, path: Path) -> None:
         save_png(picture, path)
+
+    @staticmethod
+    def relog(logger: RunLogger, folder: Path, after: int, upto: int, every: int) -> None:
+        """Log again the sample grids saved at steps ``after`` < step <= ``upto`` (a resumed run purges the
+        TensorBoard events of those steps, to continue its last logging window)."""
+        from PIL import Image
+
+        for step in range(after - after % every + every, upto + 1, every):
+            path = folder / f"step_{step:07d}.png"
+            if path.is_file():
+                with Image.open(path) as im:
+                    logger.image("Samples", np.asarray(im.convert("RGB")), step)
