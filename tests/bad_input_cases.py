@@ -242,7 +242,7 @@ def cases(fx: dict[str, str]) -> list[Case]:
             ("data=mnist", "mnist_bad_magic", "not an IDX file"), ("data=mnist", "mnist_truncated", "truncated"),
             ("data=mnist", "mnist_empty_file", "not an IDX file"), ("data=mnist", "mnist_labels_12", "0..9"),
             ("data=mnist", "mnist_count", "do not match"), ("data=mnist", "mnist_bad_type", "element type"),
-            ("data=stacked_mnist", "mnist_labels_12", "0..9"), ("data=fashion_mnist", "fashion_header", "IDX"),
+            ("data=stacked_mnist", "mnist_labels_12", "0..9"), ("data=fashion_mnist", "fashion_header", "truncated inside its header"),
             ("data=mnist", "empty", "train-images-idx3-ubyte"), ("data=cifar10", "empty", "data_batch_1"),
             ("model=dcgan data=cifar10", "cifar_list", "not a CIFAR-10 batch"),
             ("model=dcgan data=cifar10", "cifar_hostile", "not a CIFAR-10 batch"),

@@ -12,6 +12,8 @@ from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
 
+OUT_FIX = "Pass out=<file.json> in a folder you can write to."
+
 
 @dataclass
 class EvalData:
@@ -62,8 +64,10 @@ def main(args: list[str]) -> int:
     a = parse_args(args, EvalArgs, "eval")
     run = Path(a.run)
     out = Path(a.out) if a.out else run / "metrics.json"
-    if out.is_dir():
-        raise GanlabError(f"out={out} is a directory. Pass out=<file.json> in a folder you can write to.")
+    with writing(out, OUT_FIX):  # before anything is computed: an odd path or a folder that cannot be made
+        if out.is_dir():
+            raise GanlabError(f"out={out} is a directory. {OUT_FIX}")
+        out.parent.mkdir(parents=True, exist_ok=True)
     G, state = open_run(a.run, a.checkpoint, a.device)
     cfg = run_config(a, state, run / "checkpoints" / (a.checkpoint if a.checkpoint.endswith(".pt") else f"{a.checkpoint}.pt"))
     weights = a.inception_weights or cfg.eval.inception_weights
@@ -79,7 +83,7 @@ def main(args: list[str]) -> int:
     step = int(state["step"])
     say(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}")
     say(metrics_table(metrics, step))
-    with writing(out, "Pass out=<file.json> in a folder you can write to."):
+    with writing(out, OUT_FIX):
         write_metrics_json(out, step, metrics)
     say(f"ganlab: wrote {out}")
     return 0

@@ -22,6 +22,7 @@ from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
 from ganlab.memory import check_fits, gib
+from ganlab.runs.rundir import writing
 
 CHUNK = 1024  # samples generated at a time
 OUT_FIX = "Pass out=<file.npz|file.png> in a folder you can write to."
@@ -67,14 +68,15 @@ def _write_npz(path: Path, arrays: dict[str, tuple[tuple[int, ...], np.dtype, It
 def main(args: list[str]) -> int:
     from ganlab.figures import image_grid, save_png, scatter_plot
     from ganlab.runs import generate
-    from ganlab.runs.rundir import writing
 
     a = parse_args(args, SampleArgs, "sample")
     out = Path(a.out)
     if out.suffix not in (".npz", ".png"):
         raise GanlabError(f"out={a.out}: the file must end in .npz (arrays) or .png (a grid of images).")
-    if out.is_dir():
-        raise GanlabError(f"out={a.out} is a directory. {OUT_FIX}")
+    with writing(out, OUT_FIX):  # before anything is computed: an odd path or a folder that cannot be made
+        if out.is_dir():
+            raise GanlabError(f"out={a.out} is a directory. {OUT_FIX}")
+        out.parent.mkdir(parents=True, exist_ok=True)
     G, state = open_run(a.run, a.checkpoint, a.device)
     device = next(G.parameters()).device
     num_classes = getattr(G, "num_classes", None)
@@ -106,7 +108,6 @@ def main(args: list[str]) -> int:
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with writing(out, OUT_FIX):
-            out.parent.mkdir(parents=True, exist_ok=True)
             if out.suffix == ".npz":
                 need = a.n * (per_sample + (8 if num_classes else 0))
                 if need > _free_disk(out):

@@ -23,7 +23,8 @@ def parse_args(args: list[str], schema: type, command: str) -> DictConfig:
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.from_dotlist(args))
     except OmegaConfBaseException as err:
-        msg = str(err).splitlines()[0]
+        full_key = getattr(err, "full_key", None)
+        msg = f"unknown key '{full_key}'" if "not in" in str(err) and full_key else str(err).splitlines()[0]
         raise GanlabError(f"{msg}. `ganlab {command}` takes: {valid}.") from err
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:

@@ -38,7 +38,7 @@ def write_error(err: OSError, path: Path, fix: str) -> GanlabError:
         errno.EISDIR: f"{path} is a directory",
         errno.ENOTDIR: f"a parent of {path} is a file, not a folder",
         errno.ENAMETOOLONG: f"the name {path} is too long",
-        errno.EEXIST: f"{path} exists and is not a folder",
+        errno.EEXIST: f"{path} is a file, not a folder",
     }
     reason = reasons.get(err.errno or 0, f"{err.strerror or err}")
     return GanlabError(f"cannot write {path}: {reason}. {fix}")
