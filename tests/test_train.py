@@ -133,6 +133,5 @@ def test_resume_refuses_what_it_cannot_do(tmp_path):
     nothing = run_ganlab("train", f"resume={tmp_path / 'nowhere'}", check=False)
     assert nothing.returncode == 2 and "checkpoints/last.pt" in nothing.stderr
     (tmp_path / "run" / "checkpoints" / "last.pt").write_bytes(b"half-written garbage")
-    corrupt = run_ganlab("train", f"resume={tmp_path / 'run'}", "trainer.steps=20", check=False)
-    assert corrupt.returncode == 2 and "corrupt" in corrupt.stderr and "Traceback" not in corrupt.stderr
-    assert (tmp_path / "run" / "checkpoints" / "step_0000010.pt").is_file()  # nothing already written is lost
+    corrupt = run_ganlab("train", f"resume={tmp_path / 'run'}", "trainer.steps=20")  # the step file beside it
+    assert "step_0000010.pt (last.pt is not a ganlab checkpoint that can be read)" in corrupt.stdout

@@ -50,6 +50,35 @@ def exit_on_error() -> Iterator[None]:
         raise SystemExit(2) from None
 
 
+def composition_error(err: Exception) -> GanlabError:
+    """Hydra's message for a command line it cannot compose a config from, with OmegaConf's reason beneath it."""
+    text = str(err).split("\nConfig search path:")[0].strip()
+    cause = str(err.__cause__ or "").strip()
+    if cause and cause.splitlines()[0] not in text:
+        text = f"{text}: {cause.splitlines()[0]}"
+    return GanlabError(f"{text.rstrip('.')}. `ganlab train --help` lists the groups and keys, "
+                       "`ganlab train --cfg job` prints the composed config.")
+
+
+@contextlib.contextmanager
+def hydra_errors_raised() -> Iterator[None]:
+    """Hydra's errors come back here as exceptions (HYDRA_FULL_ERROR), to be said in one paragraph, where Hydra
+    would print them itself, half as a traceback, and exit 1."""
+    from hydra.errors import HydraException
+
+    saved = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    except HydraException as err:  # composing the config (the task's own errors are not HydraExceptions)
+        raise composition_error(err) from err
+    finally:
+        if saved is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved
+
+
 def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> tuple[DictConfig, dict[str, Any] | None, str]:
     """The config a run trains with and, when it resumes, the checkpoint it continues from (and a line saying
     which): everything a run is refused for that can be decided before it is built."""

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from ganlab.commands.config import config_dir, register_schema, schema
-from ganlab.commands.jobs import prepare, run_job
+from ganlab.commands.jobs import composition_error, hydra_errors_raised, prepare, run_job
 from ganlab.errors import GanlabError
 
 # Hydra flags whose value is the next word on the command line
@@ -87,7 +84,7 @@ def _resume_args(args: list[str]) -> list[str]:
             run_dir = Path(arg.split("=", 1)[1]).expanduser()
             if not (run_dir / "checkpoints").is_dir():
                 raise GanlabError(
-                    f"cannot resume from '{run_dir}': it has no checkpoints/ (last.pt or step_*.pt). Pass the run "
+                    f"cannot resume from '{run_dir}': it has no checkpoints/last.pt or step_*.pt. Pass the run "
                     "directory that `ganlab train` printed at its start (it holds checkpoints/ and the TensorBoard events)."
                 )
             if "-m" in args or "--multirun" in args:
@@ -162,35 +159,6 @@ def app_help(args: list[str]) -> str | None:
         del cfg["hydra"]
     listing = "".join(f"{group}: {', '.join(sorted(options))}\n" for group, options in sorted(groups.items()))
     return Template(template).substitute(APP_CONFIG_GROUPS=listing, CONFIG=OmegaConf.to_yaml(cfg))
-
-
-def composition_error(err: Exception) -> GanlabError:
-    """Hydra's message for a command line it cannot compose a config from, with OmegaConf's reason beneath it."""
-    text = str(err).split("\nConfig search path:")[0].strip()
-    cause = str(err.__cause__ or "").strip()
-    if cause and cause.splitlines()[0] not in text:
-        text = f"{text}: {cause.splitlines()[0]}"
-    return GanlabError(f"{text.rstrip('.')}. `ganlab train --help` lists the groups and keys, "
-                       "`ganlab train --cfg job` prints the composed config.")
-
-
-@contextlib.contextmanager
-def hydra_errors_raised() -> Iterator[None]:
-    """Hydra's errors come back here as exceptions (HYDRA_FULL_ERROR), to be said in one paragraph, where Hydra
-    would print them itself, half as a traceback, and exit 1."""
-    from hydra.errors import HydraException
-
-    saved = os.environ.get("HYDRA_FULL_ERROR")
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        yield
-    except HydraException as err:  # composing the config (the task's own errors are not HydraExceptions)
-        raise composition_error(err) from err
-    finally:
-        if saved is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = saved
 
 
 def main(args: list[str]) -> int:

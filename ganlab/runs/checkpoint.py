@@ -65,17 +65,18 @@ def newest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any], list[str]]:
         raise GanlabError(f"cannot resume from '{run_dir}': it has no checkpoints/last.pt or checkpoints/step_*.pt. "
                           "Pass the run directory that `ganlab train` printed at its start (it holds checkpoints/).")
     found: list[tuple[Path, dict[str, Any]]] = []
-    refused: list[str] = []
+    refused: dict[str, str] = {}
     for path in candidates:
         try:
             found.append((path, load_checkpoint(path)))
         except GanlabError as err:
-            refused.append(str(err))
+            refused[path.name] = str(err)
             continue
         if path.name.startswith("step_"):
             break  # the newest readable step file; older ones cannot win
     if not found:
-        raise GanlabError(f"cannot resume from '{run_dir}': no checkpoint in it can be read. " + " ".join(refused))
+        raise GanlabError(f"cannot resume from '{run_dir}': no checkpoint in it can be read. " + " ".join(refused.values()))
     path, state = max(found, key=lambda f: (f[1]["step"], f[0].name == "last.pt"))
-    notes = [f"{p.name} is at step {s['step']}" for p, s in found if p != path] + refused
+    notes = [f"{p.name} is at step {s['step']}" for p, s in found if p != path]
+    notes += [f"{name} is not a ganlab checkpoint that can be read" for name in refused]
     return path, state, notes

@@ -42,9 +42,8 @@ class Run:
         self.device = resolve_device(cfg.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.data = load_dataset(cfg.data).to(self.device)
+        self.data = load_dataset(cfg.data, check=lambda spec: check_memory(cfg, spec, self.device)).to(self.device)
         self.spec = spec_of(self.data)
-        check_memory(cfg, self.spec, self.device)
         G, D = build_models(cfg.model, self.spec)
         self.channels_last = use_channels_last(cfg.device, self.device, networks_for(cfg.model, self.spec).channels_last)
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
