@@ -259,3 +259,22 @@ def test_a_failed_job_does_not_end_the_sweep(tmp_path):
                       "3_gan_digits": "running"}
     run_ganlab("report", str(sweep))
     assert {r["run"]: r["status"] for r in csv.DictReader((sweep / "report.csv").open())}["3_gan_digits"] == "stopped"
+
+
+def test_a_broken_or_hostile_classifier_cache_is_trained_again(tmp_path, single_thread):
+    from ganlab.data import ImageTensors
+    from ganlab.metrics.classifier import fingerprint, load_or_train_classifier
+
+    images = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(40) % 10
+    data = ImageTensors("tiny", images, labels, 10)
+    cache, marker = tmp_path / "cache", tmp_path / "payload_ran"
+    path = cache / f"classifier_tiny_1x8x8_{fingerprint(images, labels)}.pt"
+    cache.mkdir()
+    for breaker in (lambda: path.write_bytes(b"cut short"), lambda: hostile_checkpoint(path, marker)):
+        breaker()
+        lines: list[str] = []
+        load_or_train_classifier(data, None, cache, log=lines.append)
+        assert "is unreadable" in lines[0] and "trained the tiny classifier" in lines[1], lines
+        assert not marker.exists()
+        assert set(torch.load(path, weights_only=True)) == {"state", "num_classes", "accuracy", "measured_on"}
