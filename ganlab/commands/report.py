@@ -176,9 +176,9 @@ def _same(a: Any, b: Any) -> bool:
         return str(a) == str(b)
 
 
-def study_summary(sweep: Path, rows: list[RunRow]) -> str | None:
-    """The best trial of an Optuna search (``optimization_results.yaml``), named by its run dir; None for a sweep
-    that is not a search."""
+def study_summary(sweep: Path, rows: list[RunRow], headline: Any) -> str | None:
+    """The best trial of an Optuna search (``optimization_results.yaml``), named by its run dir, and how many
+    trials failed (no finite headline metric); None for a sweep that is not a search."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -195,7 +195,7 @@ def study_summary(sweep: Path, rows: list[RunRow]) -> str | None:
         return f"The study's {path.name} names no single best trial (a multi-objective study?)."
     best = [r.name for r in rows if all(_same(r.overrides.get(k), v) for k, v in params.items())]
     shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
-    failed = sum(1 for r in rows if not r.final)
+    failed = sum(1 for r in rows if headline is None or not math.isfinite(_number(r.final.get(headline.name))))
     return (f"Optuna search: {len(rows)} trials ({failed} failed or unfinished). Best trial: "
             f"{', '.join(best) or '(its run dir is not here)'} with {shown}: value {study.get('best_value')} "
             f"({path.name}).")
@@ -222,7 +222,7 @@ def main(args: list[str]) -> int:
     title = f"# Sweep report: {sweep}\n\nEvery run: `{shared or '(no overrides)'}`.\n\n"
     note = (f"Sorted by final `{headline.name}` ({'lower' if headline.lower_is_better else 'higher'} is better)."
             if headline else "No run has metrics: train with eval.at_end=true or run `ganlab eval run=<dir>`.")
-    study = study_summary(sweep, rows)
+    study = study_summary(sweep, rows, headline)
     note = f"{note}\n{study}" if study else note
     (out / "report.md").write_text(title + note + "\n\n" + render_markdown(header, table) + "\n"
                                    + "".join(f"\n{line}\n" for line in real))
