@@ -90,9 +90,9 @@ def copy_tree(dest: Path, source: Path = HERE) -> None:
             shutil.copy2(src, dest / name)
 
 
-def run_pytest(tree: Path, tests: list[str], timeout: float) -> tuple[int | None, str]:
+def run_pytest(tree: Path, tests: list[str], timeout: float, stop: bool = True) -> tuple[int | None, str]:
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    cmd = [sys.executable, "-m", "pytest", *(["-x"] if stop else []), "-q", "-p", "no:cacheprovider", *tests]
     try:
         proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as err:
@@ -109,14 +109,14 @@ def selection(m: Mutation, suite: bool) -> list[str]:
     return ["tests"] if suite or not m.tests else m.tests
 
 
-def run_one(m: Mutation, source: Path, suite: bool, timeout: float) -> Outcome:
+def run_one(m: Mutation, source: Path, suite: bool, timeout: float, stop: bool = True) -> Outcome:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"mutant_{m.id}_") as tmp:
         tree = Path(tmp)
         copy_tree(tree, source)
         target = tree / m.file
         target.write_text(mutated_text(target.read_text(), m))
-        code, output = run_pytest(tree, selection(m, suite), timeout)
+        code, output = run_pytest(tree, selection(m, suite), timeout, stop)
     seconds = time.perf_counter() - start
     failed = failed_tests(output)
     if code is None:
@@ -147,7 +147,7 @@ def table(mutations: list[Mutation], outcomes: list[Outcome]) -> str:
     rows = ["| mutation | file | what the bug does | result | caught by | s |", "|---|---|---|---|---|---|"]
     for o in outcomes:
         m = by_id[o.id]
-        caught_by = (o.failed[0].split("::", 1)[-1] if o.failed else "") if o.result == "caught" else o.detail
+        caught_by = ", ".join(f.split("::", 1)[-1] for f in o.failed) if o.result == "caught" else o.detail
         rows.append(f"| {o.id} | {m.file.removeprefix('ganlab/')} | {m.why} | {o.result} | {caught_by} | {o.seconds:.0f} |")
     caught = sum(o.result == "caught" for o in outcomes)
     rows.append(f"\n{caught} of {len(outcomes)} mutations caught; survived: "
@@ -161,6 +161,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated mutation ids")
     parser.add_argument("--suite", action="store_true", help="run the whole suite for every mutation")
     parser.add_argument("--baseline", action="store_true", help="first run the selected tests on the unmutated tree")
+    parser.add_argument("--all", action="store_true", help="run every selected test (not -x): list all that fail")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per mutant")
     parser.add_argument("--json", type=Path, help="write the outcomes here")
@@ -181,8 +182,8 @@ def main() -> int:
         base = baseline(mutations, source, args.suite, args.timeout) if args.baseline else {}
 
         def run(m: Mutation) -> Outcome:
-            o = run_one(m, source, args.suite, args.timeout)
-            print(f"{o.result:9s} {o.id} ({o.seconds:.0f} s) {o.failed[0] if o.failed else o.detail}", flush=True)
+            o = run_one(m, source, args.suite, args.timeout, stop=not args.all)
+            print(f"{o.result:9s} {o.id} ({o.seconds:.0f} s) {', '.join(o.failed) or o.detail}", flush=True)
             return o
 
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

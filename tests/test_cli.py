@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 from conftest import FAST, run_ganlab, tiny_trainer, train_run
 
 from ganlab.commands.sample import main as sample_main
@@ -36,16 +37,13 @@ def test_train_help_is_hydras(tmp_path):
     assert "model: cgan, dcgan, gan, wgan, wgan_gp" in proc.stdout
 
 
-def test_configs_are_found_from_any_directory(tmp_path):
-    proc = run_ganlab("train", "model=wgan_gp", "data=grid25", "--cfg", "job", cwd=tmp_path)
-    assert "name: wgan_gp" in proc.stdout and "name: grid25" in proc.stdout
-
-
-def test_user_config_dir_adds_an_experiment(tmp_path):
+def test_configs_are_found_from_any_directory_and_a_user_config_dir_adds_options(tmp_path):
     (tmp_path / "mine" / "data").mkdir(parents=True)
     (tmp_path / "mine" / "data" / "wide_ring.yaml").write_text("name: ring8\nstd: 0.2\n")
-    proc = run_ganlab("train", "--config-dir", str(tmp_path / "mine"), "data=wide_ring", "--cfg", "job", cwd=tmp_path)
-    assert "std: 0.2" in proc.stdout
+    proc = run_ganlab("train", "--config-dir", str(tmp_path / "mine"), "model=wgan_gp", "data=wide_ring", "--cfg", "job",
+                      cwd=tmp_path)
+    config = yaml.safe_load(proc.stdout)
+    assert (config["model"]["name"], config["data"]["name"], config["data"]["std"]) == ("wgan_gp", "ring8", 0.2)
 
 
 def test_unknown_command():

@@ -207,9 +207,10 @@ def test_periodic_evaluation_leaves_the_training_run_alone(tmp_path):
 
 def test_monitor_measures_and_warns_on_made_up_values(tmp_path):
     """D/gap is D/real - D/fake; Diversity/pairwise is the fixed-noise batch's mean pairwise distance over the
-    real data's (0 for a G that ignores its noise). A warning comes once after warn_window logs in a row, and
-    again only after the condition has lifted; no collapse warning in the first quarter of training, no
-    D-wins warning for a critic whose outputs are not probabilities."""
+    real data's (0 for a G that ignores its noise, 3 for one that spreads the real points 3 times as far). A
+    warning comes once after warn_window logs in a row, and again only after the condition has lifted; no
+    collapse warning in the first quarter of training, no D-wins warning for a critic whose outputs are not
+    probabilities."""
     assert mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 4.0]])) == pytest.approx(4.0)
     run = tiny_trainer(tmp_path, "data=grid25", "eval.warn_window=3", "eval.warn_d_fake=0.1", "eval.warn_diversity=0.2")
     class Still(nn.Module):  # a generator that ignores its noise: zero spread
@@ -219,6 +220,15 @@ def test_monitor_measures_and_warns_on_made_up_values(tmp_path):
     monitor = Monitor(run.cfg.eval, Still(), run.data, z=run.samples.z, y=None, probabilistic=True, seed=0,
                       device=torch.device("cpu"), total_steps=100)
     assert monitor.measure({"D/real": 0.75, "D/fake": 0.5}) == {"D/gap": 0.25, "Diversity/pairwise": 0.0}
+    torch.manual_seed(1)  # the monitor's real batch: seed + 1
+    real = run.data.sample(256)[0]
+
+    class Spread(nn.Module):  # a generator whose samples are that real batch, spread 3 times as far
+        def forward(self, z, y=None):
+            return 3 * real[: len(z)]
+
+    wide = Monitor(run.cfg.eval, True, Spread(), run.data, run.samples.z, None, 0, torch.device("cpu"), total_steps=100)
+    assert wide.measure({"D/real": 0.5, "D/fake": 0.5})["Diversity/pairwise"] == pytest.approx(3.0, rel=1e-5)
 
     def warnings(d_fake, diversity, step, m=monitor):
         return m.warnings({"D/fake": d_fake, "Diversity/pairwise": diversity}, step)
