@@ -227,7 +227,8 @@ def test_monitor_measures_and_warns_on_made_up_values(tmp_path):
         def forward(self, z, y=None):
             return 3 * real[: len(z)]
 
-    wide = Monitor(run.cfg.eval, True, Spread(), run.data, run.samples.z, None, 0, torch.device("cpu"), total_steps=100)
+    wide = Monitor(run.cfg.eval, Spread(), run.data, z=run.samples.z, y=None, probabilistic=True, seed=0,
+                   device=torch.device("cpu"), total_steps=100)
     assert wide.measure({"D/real": 0.5, "D/fake": 0.5})["Diversity/pairwise"] == pytest.approx(3.0, rel=1e-5)
 
     def warnings(d_fake, diversity, step, m=monitor):
