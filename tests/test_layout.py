@@ -20,7 +20,7 @@ REPO = PACKAGE.parent
 # each unit of ganlab/ (its first-level module or folder) and its layer; a unit may import lower layers only
 # (the foundations may import each other; no two parts of one layer above them may)
 LAYERS = {
-    "errors": 0, "registry": 0, "console": 0, "figures": 0, "files": 0, "shares": 0,
+    "errors": 0, "registry": 0, "console": 0, "figures": 0, "files": 0, "shares": 0, "memory": 0,
     "config": 1,
     "data": 2, "models": 2, "objectives": 2,
     "runs": 3,

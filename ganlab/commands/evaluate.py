@@ -2,55 +2,87 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
-from ganlab.commands.sample import open_run
-from ganlab.config import parse_args
+from ganlab.commands.sample import check_out, open_run
+from ganlab.config import key, parse_args
 from ganlab.console import say
+from ganlab.errors import GanlabError
+
+OUT_FIX = "Pass out=<file.json> in a folder you can write to."
+
+
+@dataclass
+class EvalData:
+    root: str | None = None  # where the data set's files are now; None: where the run read them
+    path: str | None = None  # data=folder: the folder of images now; None: the run's
 
 
 @dataclass
 class EvalArgs:
     run: str = MISSING  # a run dir written by `ganlab train`
-    n: int | None = None  # samples; None: the data set's own count (2,500 for 2-D toys, 10,000 images, ...)
+    n: int | None = key(None, lo=2, hi=1_000_000)  # samples; None: the data set's own count (2,500 for 2-D toys, 10,000 images, ...)
     checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
-    seed: int = 0  # of the evaluation noise
+    seed: int = key(0, lo=0, hi=2**63 - 1)  # of the evaluation noise
     device: str = "auto"
     inception_weights: str | None = None  # torch-fidelity's Inception-v3 weights, for FID/KID/IS/PR; None: the run's
     cache_dir: str | None = None  # where digit classifiers are cached; None: the run's eval.cache_dir
     out: str | None = None  # the JSON file; None: <run dir>/metrics.json
     weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
+    data: EvalData = field(default_factory=EvalData)  # data.root=<dir> / data.path=<dir> when the data moved
+
+
+def run_config(a: DictConfig, state: dict, path: Path) -> DictConfig:
+    """The run's config from its checkpoint, with what the command line changes (n, data.root, data.path)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from ganlab.commands.config import check, schema
+
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(schema()), state["config"])
+        if a.n is not None:
+            cfg.eval.n = a.n
+        for name in ("root", "path"):
+            if a.data[name] is not None:
+                cfg.data[name] = a.data[name]
+    except OmegaConfBaseException as err:
+        raise GanlabError(f"{path} holds a config this version of ganlab cannot use with these arguments "
+                          f"({str(err).splitlines()[0]}). data.root= / data.path= apply to the data sets read from "
+                          "files; otherwise evaluate it with the ganlab version that trained it.") from err
+    check(cfg)  # eval.n's range, among the rest
+    return cfg
 
 
 def main(args: list[str]) -> int:
-    from ganlab.commands.config import check, schema
     from ganlab.data import load_dataset
     from ganlab.metrics.base import Settings
     from ganlab.metrics.evaluator import Evaluator, metrics_table, write_metrics_json
+    from ganlab.metrics.inception import find_weights
 
     a = parse_args(args, EvalArgs, "eval")
+    run = Path(a.run)
+    out = Path(a.out) if a.out else run / "metrics.json"
+    if a.out:  # the default lies in the run dir, which must exist (a missing one is never made here)
+        check_out(out, OUT_FIX)
     G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
-    cfg = OmegaConf.merge(OmegaConf.structured(schema()), state["config"])
-    if a.n is not None:
-        cfg.eval.n = a.n
-    check(cfg)  # eval.n's range, among the rest
+    cfg = run_config(a, state, run / "checkpoints" / (a.checkpoint if a.checkpoint.endswith(".pt") else f"{a.checkpoint}.pt"))
+    weights = a.inception_weights or cfg.eval.inception_weights
+    if weights:
+        find_weights(weights)  # a file that is not the weights is refused before anything is computed
     device = next(G.parameters()).device
     data = load_dataset(cfg.data).to(device)
     cache = a.cache_dir or cfg.eval.cache_dir
-    settings = Settings(device, int(cfg.eval.n or data.eval_samples), a.seed,
-                        a.inception_weights or cfg.eval.inception_weights, Path(cache).expanduser() if cache else None, say)
+    settings = Settings(device, int(cfg.eval.n or data.eval_samples), a.seed, weights,
+                        Path(cache).expanduser() if cache else None, say)
     evaluator = Evaluator(data, settings)
     metrics = evaluator(G)
     step = int(state["step"])
-    run = Path(a.run)
-    say(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}, "
-        f"weights={G.weights}")
+    say(f"ganlab eval: {run} at step {step}, {evaluator.n} samples, data={cfg.data.name}, weights={G.weights}")
     reference = evaluator.reference(metrics)
     say(metrics_table(metrics, step, *reference))
-    out = Path(a.out) if a.out else run / "metrics.json"
     write_metrics_json(out, step, metrics, *reference)
     say(f"ganlab: wrote {out}")
     return 0

@@ -22,6 +22,8 @@ from omegaconf import MISSING
 from ganlab.config import parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
+from ganlab.files import writing
+from ganlab.runs.rundir import STATUS, read_status
 
 
 @dataclass
@@ -38,29 +40,60 @@ class RunRow:
     best: dict[str, float | None] = field(default_factory=dict)
     reference: dict[str, float | None] = field(default_factory=dict)  # the metrics of held-out real data
     reference_source: str = ""
+    status: str = ""  # done, failed, running, stopped (killed); empty for runs written before ganlab kept one
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
+    """A run's metrics file (``{}`` when there is none): an object of numbers, with the real data's numbers under
+    ``reference`` and their source under ``reference_source``; anything else is refused."""
+    if not path.is_file():
         return {}
+    try:
+        values = json.loads(path.read_text())
+    except (ValueError, OSError) as err:
+        raise GanlabError(f"{path} is not valid JSON ({err}). Write it again with `ganlab eval run={path.parent}` "
+                          "(or delete it to leave the run's metrics out of the report).") from err
+    def numbers(d: Any) -> bool:
+        return isinstance(d, dict) and all(v is None or isinstance(v, (int, float)) for v in d.values())
+
+    if not isinstance(values, dict) or not numbers({k: v for k, v in values.items() if not k.startswith("reference")}) \
+            or not numbers(values.get("reference", {})) or not isinstance(values.get("reference_source", ""), str):
+        raise GanlabError(f"{path} is not a ganlab metrics file (an object of numbers). Write it again with "
+                          f"`ganlab eval run={path.parent}` (or delete it to leave the run's metrics out of the report).")
+    return values
+
+
+def _read_overrides(path: Path) -> dict[str, str]:
+    """The ``key=value`` words a run was started with (``.hydra/overrides.yaml``: a YAML list)."""
+    import yaml
+
+    if not path.is_file():
+        return {}
+    try:
+        words = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, OSError, ValueError) as err:
+        raise GanlabError(f"{path} is not valid YAML ({str(err).splitlines()[0]}). Hydra writes it as a list of "
+                          "key=value overrides: restore it, or delete it to show the run without them.") from err
+    if words is None:
+        return {}
+    if not isinstance(words, list):
+        raise GanlabError(f"{path} is not a list of key=value overrides, as Hydra writes it. Restore it, or delete "
+                          "it to show the run without them.")
+    return dict(str(w).split("=", 1) for w in words if "=" in str(w))
 
 
 def read_runs(sweep: Path) -> list[RunRow]:
-    """Every run dir directly under ``sweep`` (one with ``.hydra/overrides.yaml`` or ``checkpoints/``)."""
-    from omegaconf import OmegaConf
-
+    """Every run dir directly under ``sweep`` (one with ``.hydra/overrides.yaml``, ``checkpoints/`` or a status)."""
     rows = []
     for run in sorted(p for p in sweep.iterdir() if p.is_dir()):
         overrides_file = run / ".hydra" / "overrides.yaml"
-        if not overrides_file.is_file() and not (run / "checkpoints").is_dir():
+        if not overrides_file.is_file() and not (run / "checkpoints").is_dir() and not (run / STATUS).is_file():
             continue
-        words = OmegaConf.to_container(OmegaConf.load(overrides_file)) if overrides_file.is_file() else []
-        overrides = dict(str(w).split("=", 1) for w in words if "=" in str(w))  # type: ignore[union-attr]
+        status = read_status(run).get("status", "")
         final = _read_json(run / "metrics.json")
         reference, source = final.pop("reference", None) or {}, final.pop("reference_source", None) or ""
-        rows.append(RunRow(run.name, overrides, final, _read_json(run / "checkpoints" / "best.json"), reference, source))
+        rows.append(RunRow(run.name, _read_overrides(overrides_file), final, _read_json(run / "checkpoints" / "best.json"),
+                           reference, source, status))
     return rows
 
 
@@ -98,11 +131,13 @@ def build_table(rows: list[RunRow], keys: list[str]) -> tuple[list[str], list[li
 
         rows = sorted(rows, key=order)
     best_cols = [f"best {headline.name}", "best step"] if headline else []
-    header = ["run", *keys, "step", *metrics, *best_cols]
+    # a status column where a run did not end well (failed, stopped, running): "done" or none everywhere says nothing
+    status = ["status"] if any(r.status not in ("", "done") for r in rows) else []
+    header = ["run", *status, *keys, "step", *metrics, *best_cols]
     table = []
     for r in rows:
         best = [r.best.get(headline.name), r.best.get("step")] if headline else []
-        table.append([r.name, *(r.overrides.get(k, "") for k in keys), r.final.get("step"),
+        table.append([r.name, *([r.status or "-"] if status else []), *(r.overrides.get(k, "") for k in keys), r.final.get("step"),
                       *(r.final.get(m) for m in metrics), *best])
     return header, table, headline
 
@@ -208,14 +243,17 @@ def main(args: list[str]) -> int:
     sweep = Path(a.dir)
     if not sweep.is_dir():
         raise GanlabError(f"'{sweep}' is not a directory. Pass the multirun dir that `ganlab train -m` printed.")
-    rows = read_runs(sweep)
+    try:
+        rows = read_runs(sweep)
+    except OSError as err:
+        raise GanlabError(f"cannot read the runs under {sweep} ({err.strerror}: {err.filename}). Pass a folder of run "
+                          "dirs you can read.") from err
     if not rows:
-        raise GanlabError(f"no run dirs under '{sweep}' (folders holding .hydra/overrides.yaml or checkpoints/). "
+        raise GanlabError(f"no run dirs under '{sweep}' (folders holding .hydra/overrides.yaml, checkpoints/ or {STATUS}). "
                           "Pass the multirun dir of a sweep, e.g. outputs/multirun/<date>.")
     swept, common = swept_keys(rows)
     header, table, headline = build_table(rows, swept)
     out = Path(a.out) if a.out else sweep
-    out.mkdir(parents=True, exist_ok=True)
     shared = " ".join(f"{k}={v}" for k, v in common.items())
     real = references(rows)
     say("\n".join([render_text(header, table), *real]))
@@ -224,13 +262,15 @@ def main(args: list[str]) -> int:
             if headline else "No run has metrics: train with eval.at_end=true or run `ganlab eval run=<dir>`.")
     study = study_summary(sweep, rows, headline)
     note = f"{note}\n{study}" if study else note
-    (out / "report.md").write_text(title + note + "\n\n" + render_markdown(header, table) + "\n"
-                                   + "".join(f"\n{line}\n" for line in real))
-    with open(out / "report.csv", "w", newline="") as f:
-        csv.writer(f).writerows([header, *([("" if v is None else v) for v in row] for row in table)])
     written = ["report.md", "report.csv"]
-    if headline is not None:
-        plot([r for r in rows], headline, swept, out / "report.png")
-        written.append("report.png")
+    with writing(out, "Pass out=<dir>, a folder you can write to (it is made if missing)."):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.md").write_text(title + note + "\n\n" + render_markdown(header, table) + "\n"
+                                       + "".join(f"\n{line}\n" for line in real))
+        with open(out / "report.csv", "w", newline="") as f:
+            csv.writer(f).writerows([header, *([("" if v is None else v) for v in row] for row in table)])
+        if headline is not None:
+            plot([r for r in rows], headline, swept, out / "report.png")
+            written.append("report.png")
     say(f"\nEvery run: {shared or '(no overrides)'}\n{note}\nganlab: wrote {', '.join(str(out / w) for w in written)}")
     return 0

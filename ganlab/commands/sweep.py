@@ -61,16 +61,17 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def continued_state(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
-    """``resume=auto``: the checkpoint to continue from when ``run_dir`` holds ``checkpoints/last.pt`` of this
-    same run (the same config but for ``FREE_ON_RESUME``), None when it holds none (a new run starts)."""
-    from ganlab.runs import load_checkpoint
+def continued_state(cfg: DictConfig, run_dir: Path) -> tuple[Path, dict[str, Any]] | None:
+    """``resume=auto``: the checkpoint to continue from (its path and state: the newest readable one) when
+    ``run_dir`` holds one of this same run (the same config but for ``FREE_ON_RESUME``), None when it holds none
+    (a new run starts)."""
+    from ganlab.runs.checkpoint import newest_checkpoint
 
     cfg.resume = None
-    last = run_dir / "checkpoints" / "last.pt"
-    if not last.is_file():
+    folder = run_dir / "checkpoints"
+    if not [*folder.glob("last.pt"), *folder.glob("step_*.pt")]:
         return None
-    state = load_checkpoint(last)
+    path, state, _ = newest_checkpoint(run_dir)
     here, there = _flat(to_container(cfg)), _flat(state["config"])
     differ = sorted((k for k in here.keys() | there.keys() if here.get(k) != there.get(k)
                      and not k.startswith(FREE_ON_RESUME)), key=lambda k: (not k.endswith(".name"), k))
@@ -81,7 +82,7 @@ def continued_state(cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
             "run. Give this run a directory of its own (a new hydra.sweep.dir / hydra.run.dir), or continue that "
             f"run with its own config: ganlab train resume={run_dir}."
         )
-    return state
+    return path, state
 
 
 def finished_run(run_dir: Path, state: dict[str, Any]) -> dict[str, float]:

@@ -12,10 +12,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ganlab.commands.config import check, config_dir, register_schema, schema
-from ganlab.commands.search import check_search, is_search, objective
-from ganlab.commands.sweep import AUTO, continued_state, finished_run, prepare_job, stopped
-from ganlab.console import error
+from ganlab.commands.config import config_dir, register_schema, schema
+from ganlab.commands.jobs import composition_error, hydra_errors_raised, prepare, run_job
+from ganlab.commands.search import check_search, objective
+from ganlab.commands.sweep import AUTO, finished_run, prepare_job, stopped
 from ganlab.errors import GanlabError
 
 # Hydra flags whose value is the next word on the command line
@@ -53,7 +53,8 @@ def check_override_keys(args: list[str]) -> None:
             skip_next = True
             continue
         key = arg.split("=", 1)[0].lstrip("+~")
-        if arg.startswith("-") or "=" not in arg or key.startswith(("hydra.", "hydra/")) or key == "hydra":
+        if arg.startswith("-") or ("=" not in arg and not arg.startswith("~")) or key.split(".")[0] == "hydra" \
+                or key.startswith("hydra/"):
             continue
         if "." not in key and (arg.startswith(("+", "~")) or key not in _fields(schema())):
             groups = groups if groups is not None else _groups(args)
@@ -76,6 +77,9 @@ def check_override_keys(args: list[str]) -> None:
             node = _section(fields[part])
             if node is None:
                 break
+        if arg.startswith("~"):
+            raise GanlabError(f"{arg} would remove '{key}', which every run needs: ganlab's configs are closed. Set it to "
+                              f"another value instead ({key}=<value>; `ganlab train --cfg job` shows its default).")
 
 
 def _resume_args(args: list[str]) -> list[str]:
@@ -83,10 +87,10 @@ def _resume_args(args: list[str]) -> list[str]:
     for arg in args:
         if arg.startswith("resume=") and arg != f"resume={AUTO}":
             run_dir = Path(arg.split("=", 1)[1]).expanduser()
-            if not (run_dir / "checkpoints" / "last.pt").is_file():
+            if not (run_dir / "checkpoints").is_dir():
                 raise GanlabError(
-                    f"cannot resume from '{run_dir}': it has no checkpoints/last.pt. Pass the run directory "
-                    "that `ganlab train` printed at its start (it holds checkpoints/ and the TensorBoard events)."
+                    f"cannot resume from '{run_dir}': it has no checkpoints/last.pt or step_*.pt. Pass the run "
+                    "directory that `ganlab train` printed at its start (it holds checkpoints/ and the TensorBoard events)."
                 )
             if "-m" in args or "--multirun" in args:
                 raise GanlabError("resume=<run dir> continues one run; it cannot be combined with -m/--multirun.")
@@ -98,27 +102,18 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
     """Train a run described by ``cfg`` in ``run_dir`` (or continue the one named by ``cfg.resume``, or with
     ``resume=auto`` the one ``run_dir`` holds); returns its final metrics (none without ``eval.at_end``)."""
     from ganlab.console import say
-    from ganlab.runs import load_checkpoint
+    from ganlab.files import writing
+    from ganlab.runs.rundir import write_status
     from ganlab.training.distributed import agree_run_dir, join
     from ganlab.training.loop import Trainer
-    from ganlab.training.state import resumed_config
 
     ranks = join()  # under torchrun: the process group of the run's processes (training/distributed.py)
     run_dir = agree_run_dir(ranks, run_dir)  # rank 0's, on every rank
-    state = None
-    if cfg.resume == AUTO:
-        state = continued_state(cfg, run_dir)
-        if state is not None and state["step"] >= cfg.trainer.steps:
-            return finished_run(run_dir, state)
-    elif cfg.resume:
-        state = load_checkpoint(Path(cfg.resume) / "checkpoints" / "last.pt")
-        cfg = resumed_config(schema(), state["config"], list(overrides))
-        cfg.resume = None
-        if cfg.trainer.steps <= state["step"]:
-            raise GanlabError(
-                f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
-            )
-    check(cfg, overrides)
+    cfg, state, source = prepare(cfg, overrides, run_dir)
+    if state is not None and state["step"] >= cfg.trainer.steps:  # resume=auto found this run finished
+        return finished_run(run_dir, state)
+    if source:
+        say(f"ganlab: resuming from {source}")
     if ranks.lead:
         run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, run_dir, resume_state=state, overrides=overrides)
@@ -126,9 +121,15 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
     say(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
         f"penalty={cfg.penalty.name} on {trainer.device}{ranks.describe(cfg.trainer.batch_size)}, {cfg.trainer.steps} steps "
         f"-> {run_dir}")
-    trainer.fit()
-    if trainer.stopped_by is not None:
+    if ranks.lead:
+        write_status(run_dir, "running", step=trainer.step)
+    with writing(run_dir, "Fix that (the last checkpoint is kept) and go on with "
+                          f"`ganlab train resume={run_dir} trainer.steps={cfg.trainer.steps}`."):
+        trainer.fit()
+    if trainer.stopped_by is not None:  # its status stays "running": `ganlab report` shows it as stopped
         stopped(run_dir, trainer.step, cfg.trainer.steps, trainer.stopped_by, HydraConfig.get())
+    if ranks.lead:
+        write_status(run_dir, "done", step=trainer.step)
     return trainer.final_metrics
 
 
@@ -136,14 +137,8 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
 def _task(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     prepare_job(cfg, hydra_cfg)
-    try:
-        metrics = train(cfg, run_dir=Path(hydra_cfg.runtime.output_dir), overrides=hydra_cfg.overrides.task)
-        return objective(metrics, hydra_cfg)  # what a search (hydra/sweeper=optuna) optimises
-    except GanlabError as err:
-        if is_search(hydra_cfg):
-            raise  # a failed trial: the study records it and goes on (see commands/search.py)
-        error(f"ganlab train: error: {err}")
-        sys.exit(2)
+    # what a search (hydra/sweeper=optuna) optimises: the run's headline metric
+    return run_job(lambda c, d, o: objective(train(c, d, o), hydra_cfg), cfg)
 
 
 def compose_app(args: list[str]) -> tuple[DictConfig, list[Path]] | None:
@@ -167,11 +162,7 @@ def compose_app(args: list[str]) -> tuple[DictConfig, list[Path]] | None:
         with initialize_config_dir(config_dir=str(dirs[0]), version_base=None):
             return compose(config_name="train", overrides=overrides, return_hydra_config=True), dirs
     except (HydraException, OmegaConfBaseException) as err:  # e.g. model=<no such preset>
-        text = str(err).split("\nConfig search path:")[0].split("\nTo append to your config use")[0]
-        if "Could not override" in text and err.__cause__ is not None:  # e.g. hydra.launcher.<no such key>
-            text += (f" {str(err.__cause__).splitlines()[0]}. Print the keys there are with "
-                     "`ganlab train --cfg hydra <the same overrides>`.")
-        raise GanlabError(text) from err
+        raise composition_error(err) from err
 
 
 def app_help(args: list[str]) -> str | None:
@@ -221,5 +212,6 @@ def main(args: list[str]) -> int:
     # the configs live in the package (or the repository); --config-dir still adds a user's own folder
     args = ["--config-path", str(config_dir()), *args] if "--config-path" not in args else args
     sys.argv = ["ganlab train", *args]
-    _task()
+    with hydra_errors_raised():
+        _task()
     return 0

@@ -6,6 +6,7 @@ import dataclasses
 
 from omegaconf import DictConfig
 
+from ganlab.config.checks import check_ranges
 from ganlab.errors import GanlabError
 
 
@@ -22,10 +23,12 @@ def parse_args(args: list[str], schema: type, command: str) -> DictConfig:
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.from_dotlist(args))
     except OmegaConfBaseException as err:
-        msg = str(err).splitlines()[0]
+        full_key = getattr(err, "full_key", None)
+        msg = f"unknown key '{full_key}'" if "not in" in str(err) and full_key else str(err).splitlines()[0]
         raise GanlabError(f"{msg}. `ganlab {command}` takes: {valid}.") from err
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise GanlabError(f"`ganlab {command}` needs {', '.join(f'{k}=<value>' for k in missing)} (it takes: {valid}).")
     assert isinstance(cfg, DictConfig)
+    check_ranges(cfg, schema, hint=f"Fix {{key}}= on the command line (`ganlab {command}` takes: {valid}).")
     return cfg

@@ -35,8 +35,12 @@ def _range_error(path: str, value: Any, meta: dict[str, Any]) -> str | None:
     return " and ".join(b for b in (low, high) if b)
 
 
-def check_ranges(cfg: DictConfig, schema: type, prefix: str = "") -> None:
-    """Every key with a range in the schema (see :func:`ganlab.config.schema.key`) holds a value inside it."""
+HINT = "Fix {key} on the command line or in your config (`ganlab train --cfg job` prints the whole config)."
+
+
+def check_ranges(cfg: DictConfig, schema: type, prefix: str = "", hint: str = HINT) -> None:
+    """Every key with a range in the schema (see :func:`ganlab.config.schema.key`) holds a value inside it;
+    ``hint`` (with ``{key}``) says where to fix one that does not."""
     for f in dataclasses.fields(schema):
         if f.name not in cfg:
             continue
@@ -44,13 +48,12 @@ def check_ranges(cfg: DictConfig, schema: type, prefix: str = "") -> None:
         path = f"{prefix}{f.name}"
         if dataclasses.is_dataclass(f.type) or (f.default_factory is not dataclasses.MISSING and isinstance(value, DictConfig)):
             sub = f.type if dataclasses.is_dataclass(f.type) else type(f.default_factory())  # type: ignore[misc]
-            check_ranges(value, sub, f"{path}.")
+            check_ranges(value, sub, f"{path}.", hint)
             continue
         value = getattr(value, "value", value)
         wanted = _range_error(path, value, dict(f.metadata))
         if wanted:
-            raise GanlabError(f"{path}={value} is out of range: it must be {wanted}. Fix {path} on the command line "
-                              "or in your config (`ganlab train --cfg job` prints the whole config).")
+            raise GanlabError(f"{path}={value} is out of range: it must be {wanted}. {hint.format(key=path)}")
 
 
 def check_parts(cfg: DictConfig, registries: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> None:

@@ -109,9 +109,12 @@ class EvalConfig:
     warn_window: int = key(5, lo=1)  # ... for this many consecutive logs
 
 
+DEVICES = ("auto", "cpu", "cuda", "mps")  # auto: cuda, then mps, then cpu
+
+
 @dataclass
 class DeviceConfig:
-    type: str = key("auto", choices=("auto", "cpu", "cuda", "mps"))
+    type: str = key("auto", choices=DEVICES)
     precision: Precision = Precision.auto
     channels_last: bool | None = None  # networks that support it; None: on for CUDA and CPU
 

@@ -6,20 +6,29 @@ A data set is one module here that registers its loader (``@DATASETS.register("n
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from omegaconf import DictConfig
 
+from ganlab.config.spec import DataSpec
 from ganlab.data.base import Dataset, ImageTensors, spec_of
 from ganlab.registry import Registry
 
 DATASETS: Registry[Callable[[DictConfig], Dataset]] = Registry("data.name", __name__, choose="data=<name>")
 
 
-def load_dataset(cfg: DictConfig) -> Dataset:
-    """Load ``cfg.name``, resized to ``cfg.image_size`` when that differs from the native size."""
+def load_dataset(cfg: DictConfig, check: Callable[[DataSpec], None] | None = None) -> Dataset:
+    """Load ``cfg.name``, resized to ``cfg.image_size`` when that differs from the native size; ``check`` sees
+    the data's spec at that size before it is resized (to refuse what cannot fit before allocating it)."""
     data = DATASETS[cfg.name](cfg)
-    return data.resized(cfg.get("image_size"))  # type: ignore[attr-defined]
+    size = cfg.get("image_size")
+    if check is not None:
+        spec = spec_of(data)
+        if size and data.kind == "image":
+            spec = dataclasses.replace(spec, shape=(spec.shape[0], int(size), int(size)))
+        check(spec)
+    return data.resized(size)  # type: ignore[attr-defined]
 
 
 __all__ = ["DATASETS", "Dataset", "ImageTensors", "load_dataset", "spec_of"]

@@ -18,7 +18,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ganlab.config.spec import DataSpec
+from ganlab.memory import check_fits
 
+RESIZE_FLOATS = 2**24  # float32 values a resize works on at a time (64 MiB)
 IMAGE_EVAL_SAMPLES = 10_000  # samples per evaluation of image data (FID's customary count)
 
 
@@ -91,11 +93,19 @@ def spec_of(data: Dataset) -> DataSpec:
 
 
 def resize(images: Tensor, size: int) -> Tensor:
-    """uint8 images resized to ``size`` x ``size`` (antialiased bilinear)."""
+    """uint8 images resized to ``size`` x ``size`` (antialiased bilinear), a few at a time."""
     if images.shape[-1] == size and images.shape[-2] == size:
         return images
-    resized = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return resized.round_().clamp_(0, 255).to(torch.uint8)
+    n, c = images.shape[:2]
+    check_fits(n * c * size * size, f"data.image_size={size} ({n:,} images of {c}x{size}x{size} pixels)",
+               "Lower data.image_size.", images.device)
+    out = torch.empty((n, c, size, size), dtype=torch.uint8, device=images.device)
+    chunk = max(1, RESIZE_FLOATS // (c * max(size, images.shape[-1]) ** 2))
+    for i in range(0, n, chunk):
+        part = F.interpolate(images[i : i + chunk].float(), size=(size, size), mode="bilinear", antialias=True,
+                             align_corners=False)
+        out[i : i + chunk] = part.round_().clamp_(0, 255).to(torch.uint8)
+    return out
 
 
 class ImageTensors(Dataset):
@@ -142,6 +152,8 @@ class ImageTensors(Dataset):
         return self
 
     def to(self, device: torch.device) -> ImageTensors:
+        if device.type == "cuda" and self.images.device != device:
+            check_fits(self.images.nbytes, f"data={self.name} ({len(self)} images)", "Lower data.image_size.", device)
         self.images = self.images.to(device)
         self.labels = self.labels.to(device) if self.labels is not None else None
         return self

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganlab.data import Dataset, ImageTensors
+from ganlab.errors import GanlabError
 from ganlab.metrics import METRICS
 from ganlab.metrics.base import Metric, Settings
 from ganlab.metrics.frechet import frechet_distance_of
@@ -136,8 +137,8 @@ def load_or_train_classifier(train: ImageTensors, test: ImageTensors | None, cac
     try:
         save_checkpoint(state, path)
         log(f"ganlab: classifier cached at {path}")
-    except OSError as err:
-        log(f"ganlab: could not cache the classifier in {cache_dir} ({err.strerror}); set eval.cache_dir=<dir>.")
+    except GanlabError as err:  # not fatal: the classifier is trained again next time
+        log(f"ganlab: could not cache the classifier ({err}) Set eval.cache_dir=<dir> to cache it elsewhere.")
     return model, acc
 
 

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from ganlab.data import Dataset
-from ganlab.files import atomic_write
+from ganlab.files import write_text
+from ganlab.memory import check_fits
 from ganlab.metrics import METRICS
 from ganlab.metrics.base import Headline, Metric, Settings, headline_for
 from ganlab.runs import generate
@@ -27,6 +28,8 @@ class Evaluator:
     def __init__(self, data: Dataset, settings: Settings):
         self.data, self.settings = data, settings
         self.n = settings.n
+        check_fits(self.n * 4 * math.prod(data.shape), f"an evaluation on {self.n:,} samples of {data.name}",
+                   "Lower eval.n (n= for `ganlab eval`).", settings.device)
         with torch.random.fork_rng(devices=self._cuda()):
             self.metrics: list[Metric] = [cls(data, settings) for _, cls in METRICS.items() if cls.applies(data, settings)]
         self.headline: Headline | None = None  # known after the first evaluation
@@ -92,4 +95,4 @@ def write_metrics_json(path: Path, step: int, metrics: dict[str, float], referen
     out: dict[str, object] = {"step": int(step), **_finite(metrics)}
     if reference is not None:
         out.update(reference=_finite(reference), reference_source=source)
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(out, indent=2) + "\n"))
+    write_text(path, json.dumps(out, indent=2) + "\n")

@@ -6,6 +6,7 @@ unpickling would import or call anything is refused as "not a ganlab checkpoint"
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,18 @@ from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
 
 
+def _save(state: dict[str, Any], path: Path) -> None:
+    with open(path, "wb") as f:  # through a Python file, so a full disk is an OSError, not a C++ iostream error
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path``; a crash mid-write leaves the previous file intact."""
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    """Write ``state`` to ``path``; a crash or a full disk mid-write leaves the previous file intact (and no
+    partial file beside it). A failed write is a GanlabError that says why."""
+    atomic_write(path, lambda tmp: _save(state, tmp), "Free some space (or make the folder writable) and run the "
+                 "command again; a training run goes on with `ganlab train resume=<run dir>`.")
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -36,4 +46,34 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         ) from err
     if not isinstance(state, dict) or not {"G", "config", "step", "data"} <= state.keys():
         raise GanlabError(f"{path} is not a ganlab checkpoint (it lacks G, config, data or step).")
+    if not isinstance(state["step"], int) or not isinstance(state["config"], dict):
+        raise GanlabError(f"{path} is not a ganlab checkpoint (its step or config is not what ganlab writes).")
     return state
+
+
+def newest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any], list[str]]:
+    """The checkpoint of ``run_dir`` at the latest step that can be read: ``last.pt`` or the newest readable
+    ``step_*.pt`` (a newer step file beside an older or broken last.pt wins). Also says why others were passed
+    over."""
+    folder = run_dir / "checkpoints"
+    steps = sorted(folder.glob("step_*.pt"), reverse=True)
+    candidates = [p for p in [folder / "last.pt", *steps] if p.is_file()]
+    if not candidates:
+        raise GanlabError(f"cannot resume from '{run_dir}': it has no checkpoints/last.pt or checkpoints/step_*.pt. "
+                          "Pass the run directory that `ganlab train` printed at its start (it holds checkpoints/).")
+    found: list[tuple[Path, dict[str, Any]]] = []
+    refused: dict[str, str] = {}
+    for path in candidates:
+        try:
+            found.append((path, load_checkpoint(path)))
+        except GanlabError as err:
+            refused[path.name] = str(err)
+            continue
+        if path.name.startswith("step_"):
+            break  # the newest readable step file; older ones cannot win
+    if not found:
+        raise GanlabError(f"cannot resume from '{run_dir}': no checkpoint in it can be read. " + " ".join(refused.values()))
+    path, state = max(found, key=lambda f: (f[1]["step"], f[0].name == "last.pt"))
+    notes = [f"{p.name} is at step {s['step']}" for p, s in found if p != path]
+    notes += [f"{name} is not a ganlab checkpoint that can be read" for name in refused]
+    return path, state, notes

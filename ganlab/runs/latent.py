@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -16,6 +16,14 @@ def latents(n: int, z_dim: int, seed: int | None = None) -> Tensor:
     same ``n`` and ``seed`` everywhere in ganlab), or from torch's global stream when ``seed`` is None."""
     gen = None if seed is None else torch.Generator().manual_seed(seed)
     return torch.randn(n, z_dim, generator=gen)
+
+
+def latent_chunks(n: int, z_dim: int, seed: int, chunk: int = 1024) -> Iterator[Tensor]:
+    """``latents(n, z_dim, seed)`` in pieces of ``chunk`` rows: the same numbers, drawn in turn from one
+    generator, so that a large ``n`` needs memory for one piece only."""
+    gen = torch.Generator().manual_seed(seed)
+    for start in range(0, n, chunk):
+        yield torch.randn(min(chunk, n - start), z_dim, generator=gen)
 
 
 def grid_labels(n: int, num_classes: int) -> Tensor:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from omegaconf import DictConfig
 
+from ganlab.config.spec import DataSpec
 from ganlab.data import load_dataset, spec_of
+from ganlab.memory import check_fits
 from ganlab.models import build_models, networks_for
 from ganlab.objectives import build_objective, build_penalty
 from ganlab.training.device import autocast_dtype, use_channels_last
@@ -13,6 +17,21 @@ from ganlab.training.distributed import current
 from ganlab.training.ema import GeneratorEMA
 from ganlab.training.optim import build_optimizers
 from ganlab.training.step import GANStep, compile_networks
+
+
+def check_memory(cfg: DictConfig, spec: DataSpec, device: torch.device) -> None:
+    """Refuse networks and batches that cannot fit before allocating them: the parameters with their gradients
+    and Adam's two moments (counted on the meta device, which allocates nothing), and the real and fake batches
+    (or the fixed-noise samples, whichever is larger)."""
+    with torch.device("meta"):
+        G, D = build_models(cfg.model, spec)
+    params = sum(p.numel() for net in (G, D) for p in net.parameters())
+    t = cfg.trainer
+    batch = max(2 * t.batch_size, t.num_samples) * 4 * math.prod(spec.shape)
+    check_fits(16 * params + batch, f"model={cfg.model.name} on data={spec.name} {'x'.join(map(str, spec.shape))} "
+               f"({params / 1e6:,.1f} M parameters, with gradients and optimiser state) and a batch of "
+               f"trainer.batch_size={t.batch_size}", "Lower model.hidden / model.channels / model.layers, "
+               "trainer.batch_size, trainer.num_samples or data.image_size.", device)
 
 
 class Run:
@@ -26,7 +45,7 @@ class Run:
         self.device = self.ranks.device(cfg.device)  # resolve_device, or this rank's own GPU
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.data = load_dataset(cfg.data).to(self.device)
+        self.data = load_dataset(cfg.data, check=lambda spec: check_memory(cfg, spec, self.device)).to(self.device)
         self.spec = spec_of(self.data)
         self.penalty = build_penalty(cfg.penalty)
         self.penalty.share = self.ranks.share

@@ -5,12 +5,15 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
+from ganlab.config.schema import DEVICES
 from ganlab.console import say
 from ganlab.errors import GanlabError
 
 
 def resolve_device(cfg: DictConfig) -> torch.device:
     kind = cfg.type
+    if kind not in DEVICES:
+        raise GanlabError(f"device={kind} is not a device ganlab runs on. Choose one of: {', '.join(DEVICES)}.")
     has_mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
     if kind == "auto":
         kind = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"

@@ -28,13 +28,15 @@ from ganlab.training.tensorboard import RunLogger, SilentLogger
 
 
 class Window:
-    """Device-side sums of the statistics between two logs (each tag averaged over the steps that reported it;
-    ``reduce``: the ranks' average of the averages, under torchrun)."""
+    """Device-side sums of the statistics since the last log at ``start`` (each tag averaged over the steps that
+    reported it; ``reduce``: the ranks' average of the averages, under torchrun). A checkpoint keeps it, so a run
+    resumed between two logs logs the same means as one that was not interrupted."""
 
-    def __init__(self, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(self, reduce: Callable[[torch.Tensor], torch.Tensor] | None = None, start: int = 0) -> None:
         self.sums: Stats = {}
         self.counts: dict[str, int] = {}
         self.reduce = reduce
+        self.start = start
 
     def add(self, stats: Stats) -> None:
         for tag, value in stats.items():
@@ -50,8 +52,15 @@ class Window:
         values = (self.reduce(values) if self.reduce else values).tolist()
         return dict(zip(tags, values, strict=True))
 
-    def clear(self) -> None:
-        self.sums, self.counts = {}, {}
+    def clear(self, step: int) -> None:
+        self.sums, self.counts, self.start = {}, {}, step
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "sums": {t: v.detach().cpu() for t, v in self.sums.items()}, "counts": self.counts}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self.start, self.counts = int(state["start"]), dict(state["counts"])
+        self.sums = {t: v.to(device) for t, v in state["sums"].items()}
 
 
 class Trainer(Run):
@@ -72,10 +81,10 @@ class Trainer(Run):
         self.overrides = list(overrides)
         self.step = 0
         self.stopped_by: int | None = None  # the signal that ended fit() before trainer.steps (see signals.py)
+        self.window = Window(self.ranks.average)
         if resume_state is not None:
             self.load_state(resume_state)
         self.schedulers = build_schedulers(cfg.optim, (self.opt_g, self.opt_d), self.step)
-        self.window = Window(self.ranks.average)
 
     # ----------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -92,6 +101,7 @@ class Trainer(Run):
             "best": self.best,
             **(self.ema.state_dict() if self.ema is not None else {}),
             "world_size": self.ranks.world,  # processes that trained it (trainer.batch_size is per process)
+            "window": self.window.state_dict(),  # rank 0's share under torchrun
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -112,6 +122,9 @@ class Trainer(Run):
         note = self.ranks.resume_note(*saved, self.cfg.trainer.batch_size)
         if note:
             say(note)
+        self.window = Window(self.ranks.average, self.step)  # a checkpoint from before ganlab kept the window
+        if "window" in state:
+            self.window.load_state_dict(state["window"], self.device)
 
     def save(self, periodic: bool) -> None:
         if not self.ranks.lead:
@@ -136,7 +149,11 @@ class Trainer(Run):
     def fit(self) -> None:
         t = self.cfg.trainer
         lead = self.ranks.lead  # under torchrun, rank 0 alone logs, draws samples and evaluates
-        logger = RunLogger(self.run_dir, resume_step=self.step + 1 if self.step else None) if lead else SilentLogger()
+        # a resumed run drops what was logged after the window it continues (a partial window's last log too)
+        resume_step = self.window.start + 1 if self.step else None
+        logger = RunLogger(self.run_dir, resume_step=resume_step) if lead else SilentLogger()
+        if self.step and lead:
+            self.samples.relog(logger, self.run_dir / "samples", self.window.start, self.step, t.sample_every)
         batch_images = t.batch_size * t.n_critic * self.ranks.world  # the global batch's real images
         progress = _progress(t, self.step) if lead else None
         route_through(progress.write if progress is not None else None)
@@ -163,7 +180,8 @@ class Trainer(Run):
                     logger.scalars(values, self.step)
                     for warning in self.monitor.warnings(values, self.step):
                         say(warning)
-                    self.window.clear()
+                    if self.step % t.log_every == 0:  # a partial last window stays in the checkpoint
+                        self.window.clear(self.step)
                     tick, tick_step = now, self.step
                     if progress is not None:
                         progress.set_postfix_str(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -12,6 +13,9 @@ from ganlab.data import Dataset
 from ganlab.figures import image_grid, save_png, scatter_plot
 from ganlab.runs import generate
 from ganlab.runs.explore import real_points, walk, walk_picture
+
+if TYPE_CHECKING:
+    from ganlab.training.tensorboard import RunLogger
 
 POINTS_SHOWN = 1000  # generated points drawn in a 2-D scatter plot
 INTERPOLATION_WALKS, INTERPOLATION_STEPS = 8, 10  # Samples/interpolation at the end of training
@@ -59,3 +63,15 @@ class SampleRenderer:
     @staticmethod
     def save(picture: np.ndarray, path: Path) -> None:
         save_png(picture, path)
+
+    @staticmethod
+    def relog(logger: RunLogger, folder: Path, after: int, upto: int, every: int) -> None:
+        """Log again the sample grids saved at steps ``after`` < step <= ``upto`` (a resumed run purges the
+        TensorBoard events of those steps, to continue its last logging window)."""
+        from PIL import Image
+
+        for step in range(after - after % every + every, upto + 1, every):
+            path = folder / f"step_{step:07d}.png"
+            if path.is_file():
+                with Image.open(path) as im:
+                    logger.image("Samples", np.asarray(im.convert("RGB")), step)

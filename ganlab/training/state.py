@@ -34,6 +34,18 @@ def resumed_config(schema: type, saved: dict[str, Any], overrides: list[str]) ->
             f"a resumed run keeps its model, data, objective, penalty, device and seed; drop {', '.join(groups)} "
             "from the command line (key overrides such as trainer.steps=M are allowed), or start a new run."
         )
-    cfg = OmegaConf.merge(OmegaConf.structured(schema), saved, OmegaConf.from_dotlist(keys))
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(schema), saved)
+    except OmegaConfBaseException as err:
+        raise GanlabError(f"the checkpoint holds a config this version of ganlab cannot read "
+                          f"({str(err).splitlines()[0]}); it is not a ganlab checkpoint it can resume. Resume it "
+                          "with the ganlab version that wrote it, or train anew.") from err
+    try:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(keys))
+    except OmegaConfBaseException as err:
+        raise GanlabError(f"{str(err).splitlines()[0]} (in {' '.join(keys)}). `ganlab train --cfg job` shows the "
+                          "keys and their types.") from err
     assert isinstance(cfg, DictConfig)
     return cfg

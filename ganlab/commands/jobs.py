@@ -1,0 +1,261 @@
+"""``ganlab train`` as Hydra jobs: a run is validated before its dir exists, one process holds a run dir, each
+job records its status, and a sweep outlives its failed jobs.
+
+Hydra calls :class:`Jobs` (``hydra.callbacks`` in ``configs/train.yaml``) around the jobs, and each job's task
+runs through :func:`run_job`. Everything a job records is in its own dir (``status.json``, see
+:mod:`ganlab.runs.rundir`), so it holds when a launcher runs the jobs in other processes or on other machines:
+the sweep's summary is read back from the job dirs at its end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import shutil
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict, read_write
+
+from ganlab.commands.config import check, schema
+from ganlab.commands.search import is_search
+from ganlab.commands.sweep import AUTO, continued_state
+from ganlab.console import error, say, warn
+from ganlab.errors import GanlabError
+from ganlab.files import writing
+from ganlab.runs.rundir import (
+    STATUS,
+    claim_dir,
+    lock_run_dir,
+    read_status,
+    release_run_dir,
+    run_contents,
+    write_status,
+)
+from ganlab.training.distributed import launched
+
+_CREATED: set[Path] = set()  # run dirs this process made for a run (removed again if it is refused)
+
+
+@contextlib.contextmanager
+def exit_on_error() -> Iterator[None]:
+    """Where Hydra would print a GanlabError with a traceback (or a callback's as a warning): one paragraph, exit 2."""
+    try:
+        yield
+    except GanlabError as err:
+        error(f"ganlab train: error: {err}")
+        raise SystemExit(2) from None
+
+
+def composition_error(err: Exception) -> GanlabError:
+    """Hydra's message for a command line it cannot compose a config from, with OmegaConf's reason beneath it."""
+    text = str(err).split("\nConfig search path:")[0].split("\nTo append to your config use")[0].strip()
+    cause = str(err.__cause__ or "").strip()
+    if cause and cause.splitlines()[0] not in text:
+        text = f"{text}: {cause.splitlines()[0]}"
+    hint = ("`ganlab train --cfg hydra <the same overrides>` prints the keys there are" if "hydra." in text else
+            "`ganlab train --help` lists the groups and keys, `ganlab train --cfg job` prints the composed config")
+    return GanlabError(f"{text.rstrip('.')}. {hint}.")
+
+
+@contextlib.contextmanager
+def hydra_errors_raised() -> Iterator[None]:
+    """Hydra's errors come back here as exceptions (HYDRA_FULL_ERROR), to be said in one paragraph, where Hydra
+    would print them itself, half as a traceback, and exit 1."""
+    from hydra.errors import HydraException
+
+    saved = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    except HydraException as err:  # composing the config (the task's own errors are not HydraExceptions)
+        raise composition_error(err) from err
+    finally:
+        if saved is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved
+
+
+def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
+            run_dir: Path | None = None) -> tuple[DictConfig, dict[str, Any] | None, str]:
+    """The config a run trains with and, when it resumes, the checkpoint it continues from (and a line saying
+    which): everything a run is refused for that can be decided before it is built. ``resume=auto`` continues
+    the run ``run_dir`` holds, if any (see :func:`ganlab.commands.sweep.continued_state`)."""
+    from ganlab.metrics.inception import find_weights
+    from ganlab.runs.checkpoint import newest_checkpoint
+    from ganlab.training.state import resumed_config
+
+    state, source = None, ""
+    if cfg.resume == AUTO:
+        found = continued_state(cfg, run_dir) if run_dir is not None else None
+        cfg.resume = None
+        if found is not None:
+            path, state = found
+            source = str(path)
+    elif cfg.resume:
+        path, state, notes = newest_checkpoint(Path(cfg.resume))
+        source = f"{path}" + (f" ({'; '.join(notes)})" if notes else "")
+        cfg = resumed_config(schema(), state["config"], list(overrides))
+        cfg.resume = None
+        if cfg.trainer.steps <= state["step"]:
+            raise GanlabError(
+                f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
+            )
+    check(cfg, overrides)
+    if cfg.eval.inception_weights:
+        find_weights(cfg.eval.inception_weights)  # a file that is not the weights is refused now, not at the end
+    return cfg, state, source
+
+
+def _explicit(config: DictConfig, key: str) -> bool:
+    return any(str(o).split("=", 1)[0].lstrip("+~") == key for o in config.hydra.overrides.hydra)
+
+
+def open_run_dir(config: DictConfig) -> Path:
+    """Before Hydra makes a single run's dir: validate the run, then take its dir (a new one by default; a
+    given one must not hold another run unless resuming) and hold it for this process."""
+    HydraConfig.instance().set_config(config)  # for ${hydra:...} in a user's config
+    task_cfg = copy.deepcopy(config)
+    with read_write(task_cfg), open_dict(task_cfg):
+        del task_cfg["hydra"]
+    run_dir = Path(str(config.hydra.run.dir))
+    prepare(task_cfg, list(config.hydra.overrides.task), run_dir)
+    if not launched().lead:
+        return run_dir  # under torchrun, rank 0 takes the run dir (the others write nothing)
+    if not config.resume and not _explicit(config, "hydra.run.dir"):
+        run_dir = claim_dir(run_dir)
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.run.dir = str(run_dir)
+        _CREATED.add(run_dir.resolve())
+        lock_run_dir(run_dir)
+        return run_dir
+    existed = run_dir.exists()
+    lock_run_dir(run_dir)  # a dir another process runs in is refused, naming it
+    if not existed:
+        _CREATED.add(run_dir.resolve())
+    held = run_contents(run_dir)
+    if held and not config.resume:
+        release_run_dir(run_dir)
+        raise GanlabError(
+            f"hydra.run.dir={run_dir} already holds a run ({', '.join(held)}); a second run there would overwrite its "
+            f"checkpoints and mix their logs. Continue it with `ganlab train resume={run_dir} trainer.steps=<M>`, "
+            "or leave hydra.run.dir out for a new dir."
+        )
+    return run_dir
+
+
+def open_sweep_dir(config: DictConfig) -> None:
+    """A sweep's dir: a new one by default (``<dir>-2`` when a sweep started the same second). A given one may
+    hold the jobs of an earlier start of the same sweep: each job continues its own run (``resume=auto``)."""
+    sweep = Path(str(config.hydra.sweep.dir))
+    if _explicit(config, "hydra.sweep.dir"):
+        with writing(sweep, "Choose a writable place with hydra.sweep.dir=<dir>."):
+            sweep.mkdir(parents=True, exist_ok=True)
+        return
+    claimed = claim_dir(sweep)
+    if claimed != sweep:  # the jobs compose their config from the overrides: the claimed dir must be one
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.sweep.dir = str(claimed)
+            config.hydra.overrides.hydra.append(f"hydra.sweep.dir={claimed}")
+
+
+def _forget(run_dir: Path) -> None:
+    """Remove a run dir this process made for a run that was refused before it wrote anything."""
+    own = [m for m in run_contents(run_dir) if m not in (".hydra/config.yaml", STATUS)]
+    if run_dir.resolve() in _CREATED and not own:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _started_here(run_dir: Path) -> bool:
+    with contextlib.suppress(GanlabError):
+        status = read_status(run_dir)
+        return status.get("status") == "running" and status.get("pid") == os.getpid()
+    return False
+
+
+def run_job(train: Callable[[DictConfig, Path, list[str]], Any], cfg: DictConfig) -> Any:
+    """One Hydra job: ``train(cfg, run_dir, overrides)`` in the job's dir, held by this process; returns what
+    ``train`` returns. A single run's error ends the command (exit 2; a refused run leaves no dir behind). A
+    sweep's job records its error in its dir's status.json and returns None, so the other jobs run (a search's
+    trial raises it: the study counts the trial as failed); :class:`Jobs` sums them up at the end."""
+    hydra = HydraConfig.get()
+    run_dir, overrides = Path(hydra.runtime.output_dir), list(hydra.overrides.task)
+    sweep = hydra.mode == RunMode.MULTIRUN
+    if not launched().lead:  # under torchrun: rank 0 holds the run dir and records its status
+        with exit_on_error():
+            return train(cfg, run_dir, overrides)
+    job = f" (job {run_dir.name})" if sweep else ""
+    try:
+        lock_run_dir(run_dir)
+    except GanlabError as err:  # another process runs there: its dir is left alone
+        error(f"ganlab train: error: {err}{job}")
+        if not sweep:
+            raise SystemExit(2) from None
+        return None
+    try:
+        return train(cfg, run_dir, overrides)
+    except GanlabError as err:
+        if sweep or _started_here(run_dir):
+            write_status(run_dir, "failed", error=str(err))
+        else:
+            release_run_dir(run_dir)
+            _forget(run_dir)
+        if sweep and is_search(hydra):
+            raise  # a failed trial: the study records it and goes on (see commands/search.py)
+        error(f"ganlab train: error: {err}{job}")
+        if not sweep:
+            raise SystemExit(2) from None
+        return None
+    except Exception as err:  # a bug: its traceback is printed and kept, and the sweep goes on
+        if not sweep:
+            raise
+        traceback.print_exc()
+        write_status(run_dir, "failed", error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
+        return None
+    finally:
+        release_run_dir(run_dir)
+
+
+def sweep_summary(sweep: Path) -> tuple[str, bool]:
+    """A sweep's outcome read from its job dirs: one line per job that did not finish, and whether all did."""
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and (p / ".hydra").is_dir()) if sweep.is_dir() else []
+    lines, done = [], 0
+    for job in jobs:
+        try:
+            status = read_status(job)
+        except GanlabError as err:
+            status = {"status": "unknown", "error": str(err)}
+        state = status.get("status", "no status")
+        if state == "done":
+            done += 1
+            continue
+        error = str(status.get("error", "")).splitlines()[0][:160] if status.get("error") else ""
+        lines.append(f"  {job.name}: {state}" + (f": {error}" if error else ""))
+    head = f"ganlab: sweep {sweep}: {done} of {len(jobs)} jobs done"
+    head += f", {len(jobs) - done} did not finish:" if lines else "."
+    return "\n".join([head, *lines, f"Compare them: ganlab report {sweep}"]), not lines
+
+
+class Jobs(Callback):
+    """Hydra's callback for ganlab's jobs (configured under ``hydra.callbacks`` in configs/train.yaml)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        with exit_on_error():
+            open_run_dir(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        with exit_on_error():
+            open_sweep_dir(config)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        summary, ok = sweep_summary(Path(str(config.hydra.sweep.dir)))
+        (say if ok else warn)(summary)
+        if not ok and not is_search(config.hydra):  # a search's failed trials are part of its answer
+            raise SystemExit(2)

@@ -1,0 +1,143 @@
+"""A run's directory: one run per dir, held by a lock while its process lives, with a status for ``ganlab report``.
+
+- :func:`claim_dir` makes a new dir atomically (``mkdir`` fails if it exists): two runs started in the same
+  second get ``<name>`` and ``<name>-2``.
+- :class:`RunLock`: an exclusive ``flock`` on ``<run>/.ganlab.lock``, which holds the holder's PID. The kernel
+  drops it when the process ends, however it ends, so a lock is never stale.
+- ``status.json``: ``running`` / ``done`` / ``failed`` (with the error), written atomically; ``running`` in a
+  dir whose lock nobody holds is a run that was stopped or killed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ganlab.errors import GanlabError
+from ganlab.files import write_text, writing
+
+LOCK = ".ganlab.lock"
+STATUS = "status.json"
+
+
+def claim_dir(path: Path) -> Path:
+    """Create a new directory at ``path``, or at ``path-2``, ``path-3``, ... when that exists: atomically, so
+    two processes never get the same one."""
+    with writing(path, "Choose a writable place with hydra.run.dir=<dir> (or hydra.sweep.dir=<dir> for -m)."):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for i in itertools.count(1):
+            candidate = path if i == 1 else path.with_name(f"{path.name}-{i}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                continue
+    raise AssertionError("unreachable")
+
+
+def run_contents(run_dir: Path) -> list[str]:
+    """What in ``run_dir`` shows that a run already wrote there (empty for a new or empty dir)."""
+    if not run_dir.is_dir():
+        return []
+    marks = [p.name for p in run_dir.glob("events.out.tfevents.*")][:1]
+    marks += [f"checkpoints/{p.name}" for p in sorted((run_dir / "checkpoints").glob("*.pt"))][:1]
+    marks += [name for name in (STATUS, "metrics.json", ".hydra/config.yaml") if (run_dir / name).is_file()]
+    return marks
+
+
+def _read_pid(fd: int) -> str:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 64).decode(errors="replace").strip()
+    return text if text.isdigit() else "not yet written"
+
+
+class RunLock:
+    """An exclusive lock on a run dir for as long as this process runs in it."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        with writing(run_dir / LOCK, "Choose a writable run dir with hydra.run.dir=<dir>."):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            pid = _read_pid(fd)
+            os.close(fd)
+            raise GanlabError(
+                f"{run_dir} is in use by another ganlab process (PID {pid}), which is running there. Two runs in one "
+                f"dir would mix their checkpoints and logs: wait for it to end (or stop it: kill {pid}), or give "
+                "this run another dir (leave hydra.run.dir out for a new one)."
+            ) from err
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd: int | None = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+_HELD: dict[Path, RunLock] = {}  # the run dirs this process holds
+
+
+def lock_run_dir(run_dir: Path) -> RunLock:
+    """Hold ``run_dir`` for this process (again, if it already does)."""
+    key = run_dir.resolve()
+    if key not in _HELD:
+        _HELD[key] = RunLock(run_dir)
+    return _HELD[key]
+
+
+def release_run_dir(run_dir: Path) -> None:
+    lock = _HELD.pop(run_dir.resolve(), None)
+    if lock is not None:
+        lock.release()
+
+
+def holder(run_dir: Path) -> str | None:
+    """The PID of the process running in ``run_dir``, or None when no process holds it."""
+    if run_dir.resolve() in _HELD:
+        return str(os.getpid())
+    try:
+        fd = os.open(run_dir / LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return _read_pid(fd)
+    finally:
+        os.close(fd)  # closing drops a lock taken here
+    return None
+
+
+def write_status(run_dir: Path, status: str, **fields: Any) -> None:
+    """``status.json``: ``running``, ``done`` or ``failed`` (with ``error``), and the process it concerns."""
+    record = {"status": status, "pid": os.getpid(), **fields}
+    write_text(run_dir / STATUS, json.dumps(record, indent=2) + "\n",
+               "Free some space or choose a writable run dir with hydra.run.dir=<dir>.")
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    """A run's status (``{}`` for a run written before ganlab kept one); ``running`` becomes ``stopped`` when no
+    process holds the dir any more."""
+    path = run_dir / STATUS
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict) or not isinstance(record.get("status"), str):
+            raise ValueError("it holds no status")
+    except (ValueError, OSError) as err:
+        raise GanlabError(f"{path} is not a ganlab status file ({err}). Delete it; `ganlab report` then shows the "
+                          "run without a status.") from err
+    if record["status"] == "running" and holder(run_dir) is None:
+        record["status"] = "stopped"
+    return record
