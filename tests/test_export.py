@@ -124,11 +124,13 @@ def test_export_command_writes_files_that_plain_torch_and_onnxruntime_run(runs, 
 # ------------------------------------------------------------------------------------------ the Python API
 def test_load_generator_samples_as_the_sample_command_does(runs, tmp_path, capsys):
     run = runs["conditional"]
-    assert ganlab_cli(capsys, "sample", f"run={run}", "n=20", "seed=4", f"out={tmp_path / 's.npz'}")[0] == 0
+    # 2,100 samples: `ganlab sample` draws them in chunks of 1,024, load_generator in one go
+    assert ganlab_cli(capsys, "sample", f"run={run}", "n=2100", "seed=4", f"out={tmp_path / 's.npz'}")[0] == 0
     G = ganlab.load_generator(str(run), device="cpu")
     assert isinstance(G, torch.nn.Module) and not G.training
     arrays = np.load(tmp_path / "s.npz")
-    assert np.array_equal(G.sample(20, seed=4).numpy(), arrays["samples"])  # the same latents, labels and net
+    assert np.array_equal(G.sample(2100, seed=4).numpy(), arrays["samples"])  # the same latents, labels and net
+    assert np.array_equal(G.labels_for(2100, None).numpy(), arrays["labels"])
     sevens = G.sample(3, labels=7, seed=0)
     assert torch.equal(sevens, G.sample(3, labels=[7, 7, 7], seed=0)) and sevens.shape == (3, 1, 8, 8)
     assert not torch.equal(sevens, G.sample(3, labels=1, seed=0))
