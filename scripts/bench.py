@@ -272,7 +272,7 @@ class Ganlab:
 
     def read(self) -> None:
         self.trainer.window.means()  # what a log step reads back
-        self.trainer.window.clear()
+        self.trainer.window.clear(self.trainer.step)
 
 
 # ----------------------------------------------------------------------------------------------- measuring
