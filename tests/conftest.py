@@ -123,6 +123,22 @@ def run_ganlab(*args: str, cwd: Path | str | None = None, check: bool = True, ti
     return proc
 
 
+def ganlab_cli(capsys: pytest.CaptureFixture, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``ganlab *args`` in this process, through the dispatcher the command runs (for the commands that are no
+    Hydra app: sample, eval, export, report, ...; and the errors ``train`` raises before Hydra starts): its exit
+    status and output (with whatever the test printed before and did not read) as :func:`run_ganlab` gives them, without paying a process's imports. An exception the
+    dispatcher does not turn into a one-paragraph error (which the command would print as a traceback) fails the
+    test by propagating."""
+    from ganlab.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    proc = subprocess.CompletedProcess(["ganlab", *args], code, out.out, out.err)
+    if check and code != 0:
+        pytest.fail(f"ganlab {' '.join(args)} returned {code}\nstdout:\n{out.out}\nstderr:\n{out.err}")
+    return proc
+
+
 def train_run(run_dir: Path, *overrides: str, fast: bool = True) -> subprocess.CompletedProcess:
     """``ganlab train`` into ``run_dir`` with the tiny settings (later overrides win)."""
     return run_ganlab("train", *(FAST if fast else []), *overrides, f"hydra.run.dir={run_dir}")
