@@ -87,6 +87,12 @@ def hermetic(tmp_path_factory):
     temporary folder: the tests leave nothing in ~/.cache or the checkout (and never find a developer's
     Inception weights there)."""
     root = tmp_path_factory.mktemp("session")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # `pytest -n`: the workers share the classifiers they train (each written by an atomic rename), in the
+        # temporary folder of the whole run
+        shared = tmp_path_factory.getbasetemp().parent / "ganlab_cache"
+        shared.mkdir(exist_ok=True)
+        (root / "ganlab_cache").symlink_to(shared, target_is_directory=True)
     saved = {k: os.environ.get(k) for k in ("GANLAB_CACHE", "TORCH_HOME")}
     os.environ["GANLAB_CACHE"], os.environ["TORCH_HOME"] = str(root / "ganlab_cache"), str(root / "torch_home")
     _SCRATCH.append(root)
