@@ -78,6 +78,27 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"ganlab under test: {here}{how}"
 
 
+# ------------------------------------------------------------------------------------- pytest -n (xdist)
+# the test files whose tests take longest: under `pytest -n` they are handed out first, so that no worker is left
+# with a long test at the end while the other waits (a scheduling hint only)
+LONGEST_FIRST = ("tests/test_sweeps.py", "tests/test_train.py", "tests/test_distributed.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n ... --dist loadgroup``: the tests of a module that share one of its module-scoped fixtures
+    (a trained run, a sweep) form one group that runs on one worker, so that the fixture is built once; and the
+    longest files go first."""
+    if not config.pluginmanager.hasplugin("xdist") or config.getoption("numprocesses", None) in (None, 0):
+        return
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(d[-1].scope != "function" and d[-1].baseid == module for d in defs if d):
+            item.add_marker(pytest.mark.xdist_group(module))
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST_FIRST)  # stable: otherwise in order
+
+
 _SCRATCH: list[Path] = []  # the session's working folder for commands not given one
 
 
@@ -87,6 +108,12 @@ def hermetic(tmp_path_factory):
     temporary folder: the tests leave nothing in ~/.cache or the checkout (and never find a developer's
     Inception weights there)."""
     root = tmp_path_factory.mktemp("session")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # `pytest -n`: the workers share the classifiers they train (each written by an atomic rename), in the
+        # temporary folder of the whole run
+        shared = tmp_path_factory.getbasetemp().parent / "ganlab_cache"
+        shared.mkdir(exist_ok=True)
+        (root / "ganlab_cache").symlink_to(shared, target_is_directory=True)
     saved = {k: os.environ.get(k) for k in ("GANLAB_CACHE", "TORCH_HOME")}
     os.environ["GANLAB_CACHE"], os.environ["TORCH_HOME"] = str(root / "ganlab_cache"), str(root / "torch_home")
     _SCRATCH.append(root)
@@ -120,6 +147,22 @@ def run_ganlab(*args: str, cwd: Path | str | None = None, check: bool = True, ti
                           text=True, timeout=timeout, env=full_env)
     if check and proc.returncode != 0:
         pytest.fail(f"ganlab {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def ganlab_cli(capsys: pytest.CaptureFixture, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``ganlab *args`` in this process, through the dispatcher the command runs (for the commands that are no
+    Hydra app: sample, eval, export, report, ...; and the errors ``train`` raises before Hydra starts): its exit
+    status and output (with whatever the test printed before and did not read) as :func:`run_ganlab` gives them, without paying a process's imports. An exception the
+    dispatcher does not turn into a one-paragraph error (which the command would print as a traceback) fails the
+    test by propagating."""
+    from ganlab.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    proc = subprocess.CompletedProcess(["ganlab", *args], code, out.out, out.err)
+    if check and code != 0:
+        pytest.fail(f"ganlab {' '.join(args)} returned {code}\nstdout:\n{out.out}\nstderr:\n{out.err}")
     return proc
 
 

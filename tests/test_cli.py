@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import FAST, run_ganlab, tiny_trainer, train_run
+from conftest import FAST, ganlab_cli, run_ganlab, tiny_trainer, train_run
 
 from ganlab.commands.sample import main as sample_main
 from ganlab.errors import GanlabError
@@ -111,7 +111,7 @@ def expected_samples(run, n: int, seed: int = 0, label: int | None = None) -> tu
     return generate(G, z, y), y
 
 
-def test_sample_writes_the_documented_arrays(cgan_run, tmp_path):
+def test_sample_writes_the_documented_arrays(cgan_run, tmp_path, capsys):
     import numpy as np
     from PIL import Image
 
@@ -122,21 +122,21 @@ def test_sample_writes_the_documented_arrays(cgan_run, tmp_path):
     assert np.array_equal(arrays["samples"], samples.numpy()) and arrays["samples"].shape == (25, 1, 8, 8)
     assert arrays["labels"].tolist() == labels.tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4, 5, 5, 6, 6, 6,
                                                              7, 7, 8, 8, 8, 9, 9]
-    run_ganlab("sample", f"run={cgan_run}", "n=6", "label=7", "seed=3", f"out={tmp_path / 'seven.npz'}")
+    ganlab_cli(capsys, "sample", f"run={cgan_run}", "n=6", "label=7", "seed=3", f"out={tmp_path / 'seven.npz'}")
     seven = np.load(tmp_path / "seven.npz")
     assert seven["labels"].tolist() == [7] * 6
     assert np.array_equal(seven["samples"], expected_samples(cgan_run, 6, seed=3, label=7)[0].numpy())
-    run_ganlab("sample", f"run={cgan_run}", "n=20", f"out={tmp_path / 'grid.png'}")
+    ganlab_cli(capsys, "sample", f"run={cgan_run}", "n=20", f"out={tmp_path / 'grid.png'}")
     # one row per class, two samples each: 8x8 digits enlarged 6x, in cells of 48 + 2 pixels of padding
     assert Image.open(tmp_path / "grid.png").size == (2 * 50 + 2, 10 * 50 + 2)
 
 
-def test_sample_of_points_and_its_errors(tmp_path):
+def test_sample_of_points_and_its_errors(tmp_path, capsys):
     import numpy as np
 
     toy = tmp_path / "toy"
     tiny_trainer(toy, "model=wgan_gp", "data=ring8", "trainer.steps=2", "eval.at_end=false").fit()
-    run_ganlab("sample", f"run={toy}", "n=300", f"out={tmp_path / 'p.npz'}")
+    ganlab_cli(capsys, "sample", f"run={toy}", "n=300", f"out={tmp_path / 'p.npz'}")
     arrays = np.load(tmp_path / "p.npz")
     assert np.array_equal(arrays["samples"], expected_samples(toy, 300)[0].numpy()) and "labels" not in arrays
     assert arrays["samples"].shape == (300, 2)

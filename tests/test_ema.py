@@ -8,9 +8,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import ONE_THREAD, run_ganlab, train_run
+from conftest import ganlab_cli, tiny_trainer
 from torch import nn
 
+from ganlab.commands.config import compose_config
+from ganlab.commands.train import train
 from ganlab.runs import generate, read_run
 from ganlab.training.ema import GeneratorEMA, ema_decay
 
@@ -83,12 +85,13 @@ COMMON = ["model=dcgan", "data=digits", "model.ema=400", "trainer.log_every=1"]
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A 20-step dcgan run with an EMA, evaluated every 10 steps, and the same run stopped at 10 and resumed to 20."""
+    """A 20-step dcgan run with an EMA, evaluated every 10 steps, and the same run stopped at 10 and resumed to 20
+    (as `ganlab train resume=...` does, in this process)."""
     root = tmp_path_factory.mktemp("ema")
-    cache = f"eval.cache_dir={root / 'cache'}"
-    train_run(root / "full", *COMMON, "eval.every=10", cache)
-    train_run(root / "half", *COMMON, "trainer.steps=10", cache, "eval.at_end=false")
-    run_ganlab("train", f"resume={root / 'half'}", "trainer.steps=20", env=ONE_THREAD)
+    tiny_trainer(root / "full", *COMMON, "eval.every=10").fit()  # the session's classifier cache
+    tiny_trainer(root / "half", *COMMON, "trainer.steps=10", "eval.at_end=false").fit()
+    resume = [f"resume={root / 'half'}", "trainer.steps=20"]
+    train(compose_config(resume), root / "half", overrides=resume)
     return root
 
 
@@ -121,23 +124,23 @@ def test_load_generator_takes_the_average_unless_asked_for_raw_weights(runs, tmp
     assert all(torch.equal(v, state["G"][k]) for k, v in plain.net.state_dict().items())
 
 
-def test_eval_best_pt_and_samples_use_the_average(runs, tmp_path):
+def test_eval_best_pt_and_samples_use_the_average(runs, tmp_path, capsys):
     run = runs / "full"
     trained = json.loads((run / "metrics.json").read_text())
-    out = run_ganlab("eval", f"run={run}", "n=200", f"out={tmp_path / 'ema.json'}").stdout
+    out = ganlab_cli(capsys, "eval", f"run={run}", "n=200", f"out={tmp_path / 'ema.json'}").stdout
     assert "weights=ema" in out
     ema = json.loads((tmp_path / "ema.json").read_text())
-    raw_out = run_ganlab("eval", f"run={run}", "n=200", "weights=raw", f"out={tmp_path / 'raw.json'}").stdout
+    raw_out = ganlab_cli(capsys, "eval", f"run={run}", "n=200", "weights=raw", f"out={tmp_path / 'raw.json'}").stdout
     raw = json.loads((tmp_path / "raw.json").read_text())
     assert "weights=raw" in raw_out
     assert ema["fid_classifier"] == pytest.approx(trained["fid_classifier"], rel=1e-6)  # training evaluated the average
     assert raw["fid_classifier"] != pytest.approx(ema["fid_classifier"], rel=1e-6)
     best = json.loads((run / "checkpoints" / "best.json").read_text())
-    run_ganlab("eval", f"run={run}", "n=200", "checkpoint=best", f"out={tmp_path / 'best.json'}")
+    ganlab_cli(capsys, "eval", f"run={run}", "n=200", "checkpoint=best", f"out={tmp_path / 'best.json'}")
     assert json.loads((tmp_path / "best.json").read_text())["fid_classifier"] == pytest.approx(best["fid_classifier"], rel=1e-6)
 
-    run_ganlab("sample", f"run={run}", "n=8", f"out={tmp_path / 'ema.npz'}")
-    run_ganlab("sample", f"run={run}", "n=8", "weights=raw", f"out={tmp_path / 'raw.npz'}")
+    ganlab_cli(capsys, "sample", f"run={run}", "n=8", f"out={tmp_path / 'ema.npz'}")
+    ganlab_cli(capsys, "sample", f"run={run}", "n=8", "weights=raw", f"out={tmp_path / 'raw.npz'}")
     G, _ = read_run(run, weights=None)
     z = torch.randn(8, G.z_dim, generator=torch.Generator().manual_seed(0))
     drawn = np.load(tmp_path / "ema.npz")["samples"]

@@ -9,7 +9,7 @@ import math
 
 import pytest
 import torch
-from conftest import make_mnist, read_scalars, run_ganlab, tiny_trainer
+from conftest import ganlab_cli, make_mnist, read_scalars, run_ganlab, tiny_trainer
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -109,12 +109,12 @@ def test_a_generator_that_copies_real_digits_of_the_asked_class(digits, hermetic
 def test_stacked_mnist_reads_the_three_digits_of_each_sample(tmp_path):
     """A generator that stacks real digits a, b, c for label 100 a + 10 b + c: the classifier reads them back,
     so modes and reverse_kl are those of the labels asked for, and label_accuracy is near 1."""
-    make_mnist(tmp_path, n=200)
+    make_mnist(tmp_path)
     data = load_dataset(OmegaConf.create({"name": "stacked_mnist", "root": str(tmp_path), "download": False,
                                           "image_size": None}))
     single = data.classifier_data()
     G = StackingGenerator(single.images, single.labels, 1000)
-    metrics = evaluate(data, G, 3000, [])
+    metrics = evaluate(data, G, 1000, [])
     asked = torch.cat(G.seen)
     assert metrics["label_accuracy"] >= 0.95
     assert metrics["modes"] == pytest.approx(len(asked.unique()), rel=0.02)
@@ -254,20 +254,20 @@ def digits_run(tmp_path_factory):
     return run
 
 
-def test_eval_command_writes_metrics_json(digits_run):
+def test_eval_command_writes_metrics_json(digits_run, capsys):
     out = run_ganlab("eval", f"run={digits_run}", "n=300").stdout
     assert "300 samples" in out and "label_accuracy" in out and "no Inception weights" in out
     metrics = read_json(digits_run / "metrics.json")
     assert metrics["step"] == 2 and {"fid_classifier", "class_kl", "label_accuracy", "classifier_accuracy"} <= metrics.keys()
-    bad = run_ganlab("eval", f"run={digits_run}", "samples=10", check=False)
+    bad = ganlab_cli(capsys, "eval", f"run={digits_run}", "samples=10", check=False)
     assert bad.returncode == 2 and "samples" in bad.stderr and "run, n" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_inception_weights_that_are_missing_or_not_inceptions_are_one_line_errors(digits_run, tmp_path):
-    missing = run_ganlab("eval", f"run={digits_run}", "inception_weights=/no/such/file.pth", check=False)
+def test_inception_weights_that_are_missing_or_not_inceptions_are_one_line_errors(digits_run, tmp_path, capsys):
+    missing = ganlab_cli(capsys, "eval", f"run={digits_run}", "inception_weights=/no/such/file.pth", check=False)
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
     (tmp_path / "garbage.pth").write_bytes(b"not weights")
-    broken = run_ganlab("eval", f"run={digits_run}", "n=64", f"inception_weights={tmp_path / 'garbage.pth'}", check=False)
+    broken = ganlab_cli(capsys, "eval", f"run={digits_run}", "n=64", f"inception_weights={tmp_path / 'garbage.pth'}", check=False)
     assert broken.returncode == 2 and "is not the Inception weights" in broken.stderr and "Traceback" not in broken.stderr
 
 

@@ -7,11 +7,12 @@ import math
 
 import pytest
 import torch
-from conftest import FAST, ONE_THREAD, read_scalars, run_ganlab, train_run
+from conftest import read_scalars, tiny_trainer
 from omegaconf import OmegaConf
 
 import ganlab.training.device as device_module
 from ganlab.commands.config import compose_config
+from ganlab.commands.train import train
 from ganlab.training.device import autocast_dtype, cpu_has_bf16_matrix_units
 from ganlab.training.loop import Trainer
 
@@ -63,21 +64,23 @@ def test_the_penalty_runs_in_fp32_under_bf16_autocast(tmp_path):
     assert stats["Penalty/gp"].dtype == torch.float32 and math.isfinite(float(stats["Penalty/gp"]))
 
 
-def test_bf16_trains_every_model_and_resumes_exactly(tmp_path):
-    """bf16 autocast on the CPU: every preset trains with finite losses; a resumed bf16 run logs what an
-    uninterrupted one does."""
-    models = ["gan", "cgan", "dcgan", "wgan", "wgan_gp"]
-    run_ganlab("train", "-m", f"model={','.join(models)}", "data=digits", *FAST, "trainer.steps=4",
-               "trainer.batch_size=8", "trainer.log_every=2", "trainer.n_critic=1", "eval.at_end=false",
-               "device.precision=bf16", f"hydra.sweep.dir={tmp_path / 'sweep'}", env=ONE_THREAD)
-    for i, model in enumerate(models):
-        scalars = read_scalars(tmp_path / "sweep" / f"{i}_{model}_digits")
+def test_bf16_trains_every_model_and_resumes_exactly(tmp_path, single_thread):
+    """bf16 autocast on the CPU: every preset trains with finite losses; a resumed bf16 run (resumed as
+    `ganlab train resume=...` does) logs what an uninterrupted one does."""
+    for model in ["gan", "cgan", "dcgan", "wgan", "wgan_gp"]:
+        trainer = tiny_trainer(tmp_path / model, f"model={model}", "data=digits", "trainer.steps=4",
+                               "trainer.batch_size=8", "trainer.log_every=2", "trainer.n_critic=1", "eval.at_end=false",
+                               "device.precision=bf16")
+        assert trainer.step_fn.autocast_dtype == torch.bfloat16
+        trainer.fit()
+        scalars = read_scalars(tmp_path / model)
         assert all(math.isfinite(v) for tag in ("Loss/D", "Loss/G") for _, v in scalars[tag]), model
     common = ["model=dcgan", "data=digits", "device.precision=bf16", "trainer.log_every=1", "trainer.batch_size=8",
               "eval.at_end=false"]
-    train_run(tmp_path / "full", *common, "trainer.steps=4")
-    train_run(tmp_path / "half", *common, "trainer.steps=2")
-    run_ganlab("train", f"resume={tmp_path / 'half'}", "trainer.steps=4")
+    tiny_trainer(tmp_path / "full", *common, "trainer.steps=4").fit()
+    tiny_trainer(tmp_path / "half", *common, "trainer.steps=2").fit()
+    resume = [f"resume={tmp_path / 'half'}", "trainer.steps=4"]
+    train(compose_config(resume), tmp_path / "half", overrides=resume)
     full, half = read_scalars(tmp_path / "full"), read_scalars(tmp_path / "half")
     for tag in ("Loss/D", "Loss/G"):
         assert dict(half[tag]) == pytest.approx(dict(full[tag]), abs=1e-6), tag

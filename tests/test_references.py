@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import make_mnist, run_ganlab, train_run, write_idx
+from conftest import ganlab_cli, make_mnist, tiny_trainer, write_idx
 from omegaconf import OmegaConf
 
 from ganlab.data import load_dataset
@@ -43,19 +43,20 @@ def make_test_split(root, labels):
     write_idx(raw / "t10k-labels-idx1-ubyte", np.asarray(labels, dtype=np.uint8))
 
 
-def test_image_references_in_the_table_metrics_json_eval_and_report(tmp_path):
+def test_image_references_in_the_table_metrics_json_eval_and_report(tmp_path, capsys):
     """MNIST-format data with a test split whose classes are not uniform: the classifier reads every test image
     right, so the reference class_kl is the test labels' KL to uniform, exactly; fid_classifier's reference is
     the test images' distance to the training features; the report shows them below its table."""
     data = tmp_path / "data"
-    make_mnist(data, n=200)
+    make_mnist(data)  # 64 images: the classifier still reads every test image right
     labels = [0] * 30 + [k for k in range(1, 10) for _ in range(10)]  # 30 zeros, 10 of each other digit
     make_test_split(data, labels)
     p = np.bincount(labels, minlength=10) / len(labels)
     label_kl = float((p * np.log(p * 10)).sum())
 
     run = tmp_path / "sweep" / "0_gan_mnist"
-    out = train_run(run, "data=mnist", f"data.root={data}", f"eval.cache_dir={tmp_path / 'cache'}", "trainer.steps=10").stdout
+    tiny_trainer(run, "data=mnist", f"data.root={data}", f"eval.cache_dir={tmp_path / 'cache'}", "trainer.steps=10").fit()
+    out = capsys.readouterr().out
     assert "real data" in out and "real data: fid_classifier, class_kl: 120 images of the test set" in out
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["classifier_accuracy"] == 1.0
@@ -65,11 +66,11 @@ def test_image_references_in_the_table_metrics_json_eval_and_report(tmp_path):
     assert 0 < reference["fid_classifier"] < metrics["fid_classifier"]
     assert metrics["reference_source"] == "fid_classifier, class_kl: 120 images of the test set"
 
-    again = run_ganlab("eval", f"run={run}", f"out={tmp_path / 'eval.json'}").stdout
+    again = ganlab_cli(capsys, "eval", f"run={run}", f"out={tmp_path / 'eval.json'}").stdout
     line = next(x for x in again.splitlines() if x.startswith("class_kl"))
     assert line.split()[-1] == f"{label_kl:.4g}"  # the real data's column
     assert json.loads((tmp_path / "eval.json").read_text())["reference"] == reference
 
-    report = run_ganlab("report", str(tmp_path / "sweep")).stdout
+    report = ganlab_cli(capsys, "report", str(tmp_path / "sweep")).stdout
     assert f"Real data: fid_classifier {reference['fid_classifier']:.4g}, class_kl {label_kl:.4g}" in report
     assert "Real data: " in (tmp_path / "sweep" / "report.md").read_text()

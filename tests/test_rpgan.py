@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import read_scalars, train_run
+from conftest import read_scalars, tiny_trainer
 from torch import nn
 
 from ganlab.data.toys import grid25
@@ -118,8 +118,8 @@ def test_r1r2_is_r1_plus_r2():
 
 
 def test_rpgan_with_r1r2_trains(tmp_path):
-    train_run(tmp_path, "objective=rpgan", "penalty=r1r2", "penalty.every=2", "data=grid25", "trainer.steps=10",
-              "eval.at_end=false")
+    tiny_trainer(tmp_path, "objective=rpgan", "penalty=r1r2", "penalty.every=2", "data=grid25", "trainer.steps=10",
+                 "eval.at_end=false").fit()
     scalars = read_scalars(tmp_path)
     for (step, total), (_, r1), (_, r2) in zip(scalars["Penalty/r1r2"], scalars["Penalty/r1"], scalars["Penalty/r2"], strict=True):
         assert total == pytest.approx(r1 + r2, rel=1e-5), step

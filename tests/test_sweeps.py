@@ -3,6 +3,7 @@ exactly, hyperparameter search (Optuna), and what `ganlab report` makes of each.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -11,13 +12,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FAST, GANLAB, ONE_THREAD, read_scalars, run_ganlab, train_run
+from conftest import FAST, GANLAB, ONE_THREAD, ganlab_cli, read_scalars, run_ganlab, tiny_trainer
 
+from ganlab.commands.config import compose_config
 from ganlab.commands.sweep import limit_threads
+from ganlab.commands.train import train
 from ganlab.training.signals import StopSignals, exit_after
 
 
-def test_joblib_sweep_runs_jobs_side_by_side_on_their_share_of_the_cores(tmp_path):
+def test_joblib_sweep_runs_jobs_side_by_side_on_their_share_of_the_cores(tmp_path, capsys):
     import joblib
 
     sweep = tmp_path / "sweep"
@@ -29,7 +32,7 @@ def test_joblib_sweep_runs_jobs_side_by_side_on_their_share_of_the_cores(tmp_pat
     assert proc.stdout.count(f"ganlab: joblib job, {share} torch thread") == 2, proc.stdout
     assert "Joblib.Parallel(n_jobs=2" in proc.stdout + proc.stderr
     assert all((sweep / f"{i}_gan_grid25" / "metrics.json").is_file() for i in (0, 1))
-    report = run_ganlab("report", str(sweep)).stdout
+    report = ganlab_cli(capsys, "report", str(sweep)).stdout
     assert "0_gan_grid25" in report and "1_gan_grid25" in report
 
 
@@ -120,13 +123,22 @@ def _stopped_at(log: str, name: str) -> int:
     return int(line.split("stopped after step ")[1].split()[0])
 
 
-def test_submitit_job_stopped_by_a_signal_continues_exactly(tmp_path):
-    """Real submitit jobs (hydra/launcher=submitit_local). SIGTERM: the job ends its step, saves last.pt there
-    and exits; the same sweep command run again continues it. SIGUSR2 (submitit's preemption signal): the job
-    saves, submitit requeues it, and the requeued job continues by itself. Both end as an uninterrupted run."""
-    reference = tmp_path / "reference"
-    run_ganlab("train", *RUN, f"hydra.run.dir={reference}", env=ONE_THREAD)  # one thread, as the jobs
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The uninterrupted run the stopped jobs must end as: trained in this process, in one thread as the jobs."""
+    run = tmp_path_factory.mktemp("reference")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        tiny_trainer(run, *RUN).fit()
+    finally:
+        torch.set_num_threads(threads)
+    return run
 
+
+def test_submitit_job_stopped_by_sigterm_continues_exactly(tmp_path, reference):
+    """Real submitit jobs (hydra/launcher=submitit_local). SIGTERM: the job ends its step, saves last.pt there
+    and exits; the same sweep command run again continues it, and ends as an uninterrupted run."""
     sweep = tmp_path / "terminated"
     rc, log = _submitit_sweep(sweep, signal.SIGTERM)
     assert rc != 0, log
@@ -137,29 +149,38 @@ def test_submitit_job_stopped_by_a_signal_continues_exactly(tmp_path):
     assert rc == 0 and f"resuming at step {step} " in log, log
     _assert_continues_exactly(reference, sweep / "0_gan_grid25", step)
 
+
+def test_submitit_job_preempted_by_sigusr2_is_requeued_and_continues_exactly(tmp_path, reference, capsys):
+    """SIGUSR2 (submitit's preemption signal): the job saves, submitit requeues it, and the requeued job
+    continues by itself, ending as an uninterrupted run."""
     sweep = tmp_path / "preempted"
     rc, log = _submitit_sweep(sweep, signal.SIGUSR2, to_task=True)
     assert rc == 0, log
     step = _stopped_at(log, "SIGUSR2")
     assert "Requeued job" in log and f"resuming at step {step} " in log, log
     _assert_continues_exactly(reference, sweep / "0_gan_grid25", step)
-    assert "0_gan_grid25" in run_ganlab("report", str(sweep)).stdout
+    assert "0_gan_grid25" in ganlab_cli(capsys, "report", str(sweep)).stdout
 
 
-def test_resume_auto_continues_only_the_same_run(tmp_path):
+def test_resume_auto_continues_only_the_same_run(tmp_path, capsys):
+    """A finished run's dir: resume=auto with its config has nothing to train (in this process); with another
+    model it is refused by the command, naming the difference, and the run is kept."""
     run = tmp_path / "run"
-    train_run(run, "data=grid25", "trainer.steps=10")
-    again = train_run(run, "data=grid25", "trainer.steps=10", "resume=auto")
-    assert "finished at step 10: nothing to train" in again.stdout
+    tiny_trainer(run, "data=grid25", "trainer.steps=10").fit()
+    capsys.readouterr()
+    train(compose_config([*FAST, "device=cpu", "device.precision=fp32", "data=grid25", "trainer.steps=10",
+                          "resume=auto"]), run)
+    assert "finished at step 10: nothing to train" in capsys.readouterr().out
     kept = (run / "checkpoints" / "last.pt").read_bytes()
-    other = run_ganlab("train", *FAST, "data=grid25", "model=wgan", "resume=auto", f"hydra.run.dir={run}", check=False)
+    other = run_ganlab("train", *FAST, "device=cpu", "device.precision=fp32", "data=grid25", "model=wgan",
+                       "resume=auto", f"hydra.run.dir={run}", check=False)
     assert other.returncode == 2 and "Traceback" not in other.stderr
     assert "already holds another run (model.name: gan there, wgan here" in other.stderr
     assert (run / "checkpoints" / "last.pt").read_bytes() == kept
 
 
 # ------------------------------------------------------------------------------------------------- optuna
-def test_optuna_search_minimises_the_headline_metric_past_a_diverged_trial(tmp_path):
+def test_optuna_search_minimises_the_headline_metric_past_a_diverged_trial(tmp_path, capsys):
     """Three trials drawn by a seeded sampler: lr 2e-3, then 1e30 (diverges: a failed trial), then 1e-3."""
     sweep = tmp_path / "search"
     proc = run_ganlab("train", "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random",
@@ -180,15 +201,17 @@ def test_optuna_search_minimises_the_headline_metric_past_a_diverged_trial(tmp_p
     study = OmegaConf.load(sweep / "optimization_results.yaml")
     best = min(kl, key=kl.get)
     assert study.best_value == kl[best] and study.best_params["optim.lr"] == best
-    report = run_ganlab("report", str(sweep)).stdout
+    report = ganlab_cli(capsys, "report", str(sweep)).stdout
     assert f"Optuna search: 3 trials (1 failed or unfinished). Best trial: {trials[best].name} with optim.lr={best:g}" in report
     rows = [line.split()[0] for line in report.splitlines() if line[:1].isdigit()]
     assert rows[0] == trials[best].name and rows[-1] == trials[1e30].name
 
 
-def test_a_sweep_that_cannot_run_is_refused_before_any_job(tmp_path):
+def test_a_sweep_that_cannot_run_is_refused_before_any_job(tmp_path, capsys):
     """A launcher option or key that does not exist, a search with nothing to optimise, in the wrong direction or
-    over a key that does not exist: refused before any job starts (no sweep dir is made), naming the fix."""
+    over a key that does not exist: refused before any job starts (no sweep dir is made), naming the fix. The
+    first through the command, the others through its dispatcher in this process (they never reach Hydra's
+    launch)."""
     sweep = tmp_path / "sweep"
     cases = [
         (["hydra/launcher=nope", "seed=0,1"], "Available options in 'hydra/launcher':\n\tbasic\n\tjoblib"),
@@ -202,7 +225,8 @@ def test_a_sweep_that_cannot_run_is_refused_before_any_job(tmp_path):
     search.mkdir(parents=True)
     (search / "typo.yaml").write_text("# @package _global_\ndefaults:\n  - override /hydra/sweeper: optuna\n"
                                       "hydra:\n  sweeper:\n    params:\n      optim.lrr: interval(0.1, 0.2)\n")
-    for args, message in cases:
-        proc = run_ganlab("train", "-m", *args, f"hydra.sweep.dir={sweep}", check=False)
+    for i, (args, message) in enumerate(cases):
+        run = run_ganlab if i == 0 else functools.partial(ganlab_cli, capsys)
+        proc = run("train", "-m", *args, f"hydra.sweep.dir={sweep}", check=False)
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
     assert not sweep.exists()

@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import (
     FAST,
+    ganlab_cli,
     make_cifar10,
     make_image_folder,
     make_mnist,
@@ -85,9 +86,10 @@ def test_every_model_trains_end_to_end(sweep, model):
     assert list(lr.values()) == pytest.approx([state["config"]["optim"]["lr"]] * 4)  # no decay unless asked for
 
 
-def test_the_report_of_a_sweep(sweep):
-    """`ganlab report` reads what training wrote: one row per run, best (lowest fid_classifier) first."""
-    out = run_ganlab("report", str(sweep)).stdout
+def test_the_report_of_a_sweep(sweep, capsys):
+    """`ganlab report` (in this process) reads what training wrote: one row per run, best (lowest fid_classifier)
+    first."""
+    out = ganlab_cli(capsys, "report", str(sweep)).stdout
     assert "fid_classifier" in out and "Every run:" in out
     rows = list(csv.DictReader((sweep / "report.csv").open()))
     assert [r["model"] for r in rows] != [] and sorted(r["model"] for r in rows) == sorted(MODELS)
