@@ -6,7 +6,8 @@ evaluates the last generator with the VEEGAN / PacGAN protocol (2,500 samples; h
 deviations of the nearest mode) and prints the mean and spread over seeds beside the published numbers.
 
     python scripts/reproduce_toy.py --json toy.json                 # gan, wgan, wgan_gp x ring8, grid25 x 5 seeds
-    python scripts/reproduce_toy.py --jobs 2 --json toy.json        # two runs at once, each on its share of the cores
+    python scripts/reproduce_toy.py --jobs 2 --json toy.json        # two runs at once, one CPU thread each
+    python scripts/reproduce_toy.py --models gan --threads 2        # each run on 2 threads (float sums differ)
     python scripts/reproduce_toy.py --models wgan_gp --data grid25 --seeds 2 --steps 2000
 """
 
@@ -66,9 +67,9 @@ def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def table(results: dict[tuple[str, str], dict[str, float]]) -> str:
-    lines = [f"{'model':<26} {'data':<7} {'modes':>12} {'high quality':>14} {'reverse KL':>13} {'s/seed':>7}",
-             "-" * 84]
+def table(results: dict[tuple[str, str], dict[str, float]], threads: int) -> str:
+    lines = [f"{'model':<26} {'data':<7} {'modes':>12} {'high quality':>14} {'reverse KL':>13} {'s/seed':>7}"
+             f"  ({threads} CPU thread{'s' if threads > 1 else ''} per run)", "-" * 84]
     for (model, data), s in results.items():
         lines.append(f"{model:<26} {data:<7} {s['modes']:>6.1f} ±{s['modes_std']:>4.1f} "
                      f"{100 * s['hq_fraction']:>7.1f}% ±{100 * s['hq_fraction_std']:>4.1f} "
@@ -112,11 +113,11 @@ def _finite(value: object) -> object:
     return value
 
 
-def write_json(path: Path, seeds: list[int], steps: dict[str, int], seconds: float,
+def write_json(path: Path, seeds: list[int], steps: dict[str, int], threads: int, seconds: float,
                results: dict[tuple[str, str], dict[str, float]], per_seed: dict[str, list[dict[str, float]]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_finite({
-        "seeds": seeds, "steps": steps, "wall_seconds": seconds,
+        "seeds": seeds, "steps": steps, "threads": threads, "wall_seconds": seconds,
         "summary": {f"{m}/{d}": s for (m, d), s in results.items()},
         "runs": per_seed,
         "published": {f"{m}/{d}": dict(zip(METRICS, v, strict=True)) for (m, d), v in PUBLISHED.items()},
@@ -133,13 +134,12 @@ def main() -> int:
                    help="generator steps: one number for every model, or per model as gan=6000,wgan_gp=1500 "
                         "(a model left out keeps its preset's trainer.steps)")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (e.g. one per CPU core, with --threads 1)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads per run; default: the CPU's cores shared among the --jobs runs")
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads per run (OMP_NUM_THREADS): the float sums, so the trajectory, depend on it")
     p.add_argument("--out", default="outputs/reproduce_toy", help="where the runs are written")
     p.add_argument("--json", default=None, help="write the per-seed results and the summary here")
     p.add_argument("overrides", nargs="*", help="extra ganlab key=value overrides for every run")
     a = p.parse_args()
-    a.threads = a.threads or max(1, (os.cpu_count() or 1) // a.jobs)
     steps = parse_steps(a.steps)
     seeds = list(range(int(a.seeds))) if "," not in a.seeds and a.seeds.isdigit() else [int(s) for s in a.seeds.split(",")]
     models, datasets = a.models.split(","), a.data.split(",")
@@ -163,11 +163,11 @@ def main() -> int:
                 f"{k} {r[k]:.3g}" for k in (*METRICS, "seconds") if k in r), flush=True)
             results[(f"ganlab {model}", data)] = summarise(per_seed[key])
             if a.json:  # after every run, so an interrupted reproduction keeps what it has
-                write_json(Path(a.json), seeds, steps, time.perf_counter() - start, results, per_seed)
+                write_json(Path(a.json), seeds, steps, a.threads, time.perf_counter() - start, results, per_seed)
     results = {(f"ganlab {m}", d): results[(f"ganlab {m}", d)] for d in datasets for m in models}  # table order
     total = time.perf_counter() - start
     print()
-    print(table(results))
+    print(table(results, a.threads))
     print(target_line(results))
     print(f"total wall time {total / 60:.1f} min for {len(models) * len(datasets) * len(seeds)} runs")
     if a.json:

@@ -38,6 +38,14 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
     assert (tuned["optim"]["lr"], tuned["optim"]["decay_steps"], tuned["trainer"]["steps"]) == (1e-3, 25000, 25000)
     ring = composed("model=gan", "data=ring8")  # builds on the grid25 tuning
     assert (ring["trainer"]["steps"], ring["optim"]["decay_steps"], ring["penalty"]["name"]) == (15000, 15000, "r1")
+    gp = composed("model=wgan_gp", "data=grid25")  # configs/model_data/wgan_gp_grid25.yaml
+    assert (gp["model"]["hidden"], gp["model"]["d_norm"], gp["trainer"]["n_critic"]) == (128, "none", 2)
+    assert (gp["penalty"]["name"], gp["penalty"]["weight"], gp["penalty"]["every"]) == ("gp", 1.0, 1)
+    assert (gp["optim"]["lr"], gp["optim"]["decay_steps"], gp["trainer"]["steps"]) == (1e-3, 10000, 10000)
+    assert composed("model=wgan_gp", "data=digits")["penalty"]["weight"] == 10.0  # the paper's preset elsewhere
+    clipped = composed("model=wgan", "data=grid25")  # configs/model_data/wgan_grid25.yaml
+    assert (clipped["model"]["hidden"], clipped["model"]["d_norm"], clipped["penalty"]["clip"]) == (128, "none", 0.01)
+    assert (clipped["optim"]["name"], clipped["optim"]["lr"], clipped["optim"]["decay_steps"]) == ("rmsprop", 5e-4, 6000)
     plain = composed("model=gan", "data=digits")
     assert (plain["model"]["hidden"], plain["penalty"]["name"]) == (512, "none")
     assert composed("model=gan", "data=grid25", "penalty=none")["penalty"]["name"] == "none"
