@@ -79,24 +79,17 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 # ------------------------------------------------------------------------------------- pytest -n (xdist)
-# the test files whose tests take longest: under `pytest -n` they are handed out first, so that no worker is left
-# with a long test at the end while the other waits (a scheduling hint only)
-LONGEST_FIRST = ("tests/test_sweeps.py", "tests/test_train.py", "tests/test_distributed.py")
+# the test files whose tests take longest: under `pytest -n auto --dist loadscope` (each module's tests on one
+# worker, so that a module's trained runs are built once) they are handed out first, so that no worker is left
+# with a long file at the end while the other waits (a scheduling hint only)
+LONGEST_FIRST = ("tests/test_sweeps.py", "tests/test_trust.py", "tests/test_distributed.py", "tests/test_train.py",
+                 "tests/test_bad_inputs.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``pytest -n ... --dist loadgroup``: the tests of a module that share one of its module-scoped fixtures
-    (a trained run, a sweep) form one group that runs on one worker, so that the fixture is built once; and the
-    longest files go first."""
-    if not config.pluginmanager.hasplugin("xdist") or config.getoption("numprocesses", None) in (None, 0):
-        return
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info is not None else ()
-        if any(d[-1].scope != "function" and d[-1].baseid == module for d in defs if d):
-            item.add_marker(pytest.mark.xdist_group(module))
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST_FIRST)  # stable: otherwise in order
+    """The longest files first, in the order above; the rest as collected."""
+    order = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: order.get(item.nodeid.split("::")[0], len(order)))  # stable
 
 
 _SCRATCH: list[Path] = []  # the session's working folder for commands not given one

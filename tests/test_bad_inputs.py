@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from bad_input_cases import MARKER, build_fixtures, cases
-from conftest import run_ganlab
+from conftest import tiny_trainer
 
 
 class _Placeholders(dict):
@@ -22,9 +22,23 @@ class _Placeholders(dict):
 TABLE = cases(_Placeholders())
 
 
+def train_in_process(args: list[str]) -> None:
+    """The fixtures' tiny runs, trained in this process, with the ``.hydra/`` files the command's Hydra writes
+    (scripts/bad_inputs.py trains them with the command)."""
+    from omegaconf import OmegaConf
+
+    (run_dir,) = (Path(a.split("=", 1)[1]) for a in args if a.startswith("hydra.run.dir="))
+    overrides = [a for a in args if not a.startswith("hydra.run.dir=")]
+    trainer = tiny_trainer(run_dir, *overrides)
+    trainer.fit()
+    (run_dir / ".hydra").mkdir()
+    OmegaConf.save(trainer.cfg, run_dir / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create(overrides), run_dir / ".hydra" / "overrides.yaml")
+
+
 @pytest.fixture(scope="module")
-def fx(tmp_path_factory):
-    return build_fixtures(tmp_path_factory.mktemp("bad_inputs"), lambda args: run_ganlab("train", *args))
+def fx(tmp_path_factory, single_thread):
+    return build_fixtures(tmp_path_factory.mktemp("bad_inputs"), train_in_process)
 
 
 def run_in_process(args: tuple[str, ...]) -> int:
