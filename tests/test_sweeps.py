@@ -138,11 +138,13 @@ def reference(tmp_path_factory) -> Path:
 
 def test_submitit_job_stopped_by_sigterm_continues_exactly(tmp_path, reference):
     """Real submitit jobs (hydra/launcher=submitit_local). SIGTERM: the job ends its step, saves last.pt there
-    and exits; the same sweep command run again continues it, and ends as an uninterrupted run."""
+    and returns; the sweep command lists it as stopped at once (exit 2, no traceback); the same sweep command run
+    again continues it, and ends as an uninterrupted run."""
     sweep = tmp_path / "terminated"
     rc, log = _submitit_sweep(sweep, signal.SIGTERM)
-    assert rc != 0, log
     step = _stopped_at(log, "SIGTERM")
+    assert rc == 2 and "Traceback" not in log, log
+    assert f"0_gan_grid25: stopped: SIGTERM after step {step} (last.pt saved)" in log, log
     assert 20 <= step < 300 and f"hydra.sweep.dir={sweep}" in log
     assert torch.load(sweep / "0_gan_grid25" / "checkpoints" / "last.pt", weights_only=True)["step"] == step
     rc, log = _submitit_sweep(sweep)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -97,22 +97,35 @@ def finished_run(run_dir: Path, state: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if k != "step" and isinstance(v, (int, float))}
 
 
-def stopped(run_dir: Path, step: int, steps: int, signum: int, hydra_cfg: DictConfig) -> NoReturn:
-    """Say where a run stopped by a signal stands and how to continue it, then exit (see training/signals.py)."""
+def stopped(run_dir: Path, step: int, steps: int, signum: int, hydra_cfg: DictConfig) -> None:
+    """Say where a run stopped by a signal stands and how to continue it, then exit (see training/signals.py);
+    a submitit job stopped by a signal submitit does not requeue returns instead, its status "stopped"."""
     from hydra.types import RunMode
 
     from ganlab.commands.search import is_search
+    from ganlab.runs.rundir import write_status
     from ganlab.training.signals import exit_after, name
 
+    job_returns = False
     if hydra_cfg.mode == RunMode.MULTIRUN and not is_search(hydra_cfg):  # a search draws new trials when re-run
         how = (f"run the same sweep command again with hydra.sweep.dir={hydra_cfg.sweep.dir}: each job continues "
                "its own run dir (resume=auto)")
-        if launched_by(hydra_cfg, "submitit") and name(signum) == f"SIG{_submitit_signal()}":
-            how = f"submitit requeues the job (within max_num_timeout) and it continues by itself; else {how}"
+        if launched_by(hydra_cfg, "submitit"):
+            if name(signum) == f"SIG{_submitit_signal()}":
+                how = f"submitit requeues the job (within max_num_timeout) and it continues by itself; else {how}"
+            else:
+                job_returns = True
     else:
         how = f"ganlab train resume={run_dir}"
-    say(f"ganlab: {name(signum)}: stopped after step {step} of {steps} and saved {run_dir / 'checkpoints' / 'last.pt'}. "
-        f"To continue: {how}.")
+    message = (f"{name(signum)}: stopped after step {step} of {steps} and saved "
+               f"{run_dir / 'checkpoints' / 'last.pt'}. To continue: {how}.")
+    say(f"ganlab: {message}")
+    if job_returns:
+        # the job returns a result: a job process that exits leaves the sweep command waiting 15 s for one,
+        # then failing with submitit's traceback; this way it lists the job as stopped and how to go on
+        write_status(run_dir, "stopped", step=step,
+                     error=f"{name(signum)} after step {step} (last.pt saved): run the sweep again to continue it")
+        return
     exit_after(signum)
 
 

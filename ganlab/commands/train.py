@@ -128,6 +128,7 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
         trainer.fit()
     if trainer.stopped_by is not None:  # its status stays "running": `ganlab report` shows it as stopped
         stopped(run_dir, trainer.step, cfg.trainer.steps, trainer.stopped_by, HydraConfig.get())
+        return {}  # a submitit job that was stopped (the others exited in stopped())
     if ranks.lead:
         write_status(run_dir, "done", step=trainer.step)
     return trainer.final_metrics
