@@ -126,4 +126,4 @@ def save_gif(frames: list[np.ndarray], path: Path, ms_per_frame: int = 120) -> N
 
 
 def as_chw(picture: np.ndarray) -> Tensor:
-    return torch.from_numpy(picture).permute(2, 0, 1)
+    return torch.tensor(picture).permute(2, 0, 1)  # a copy: PIL's arrays are read-only

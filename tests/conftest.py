@@ -151,7 +151,10 @@ def ganlab_cli(capsys: pytest.CaptureFixture, *args: str, check: bool = True) ->
     test by propagating."""
     from ganlab.cli import main
 
-    code = main(list(args))
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:  # `ganlab train`'s Hydra app ends a refused run so
+        code = exit_.code if isinstance(exit_.code, int) else 1
     out = capsys.readouterr()
     proc = subprocess.CompletedProcess(["ganlab", *args], code, out.out, out.err)
     if check and code != 0:
@@ -171,6 +174,19 @@ def tiny_trainer(run_dir: Path, *overrides: str):
 
     cfg = compose_config([*FAST, "device=cpu", "device.precision=fp32", *overrides])
     return Trainer(cfg, Path(run_dir))
+
+
+def trained(run_dir: Path, *overrides: str) -> Path:
+    """A tiny run trained in this process (:func:`tiny_trainer`), with the ``.hydra/`` files the command's Hydra
+    writes beside it (its config and its command-line overrides)."""
+    from omegaconf import OmegaConf
+
+    trainer = tiny_trainer(run_dir, *overrides)
+    trainer.fit()
+    (run_dir / ".hydra").mkdir()
+    OmegaConf.save(trainer.cfg, run_dir / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create(list(overrides)), run_dir / ".hydra" / "overrides.yaml")
+    return run_dir
 
 
 def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from bad_input_cases import MARKER, build_fixtures, cases
-from conftest import tiny_trainer
+from conftest import trained
 
 
 class _Placeholders(dict):
@@ -23,17 +23,9 @@ TABLE = cases(_Placeholders())
 
 
 def train_in_process(args: list[str]) -> None:
-    """The fixtures' tiny runs, trained in this process, with the ``.hydra/`` files the command's Hydra writes
-    (scripts/bad_inputs.py trains them with the command)."""
-    from omegaconf import OmegaConf
-
+    """The fixtures' tiny runs, trained in this process (scripts/bad_inputs.py trains them with the command)."""
     (run_dir,) = (Path(a.split("=", 1)[1]) for a in args if a.startswith("hydra.run.dir="))
-    overrides = [a for a in args if not a.startswith("hydra.run.dir=")]
-    trainer = tiny_trainer(run_dir, *overrides)
-    trainer.fit()
-    (run_dir / ".hydra").mkdir()
-    OmegaConf.save(trainer.cfg, run_dir / ".hydra" / "config.yaml")
-    OmegaConf.save(OmegaConf.create(overrides), run_dir / ".hydra" / "overrides.yaml")
+    trained(run_dir, *(a for a in args if not a.startswith("hydra.run.dir=")))
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""What a user must be able to trust, through the `ganlab` command: no code runs from a file, no two runs share
-a dir, no step of a run or its curves is lost, and a sweep outlives its failed jobs."""
+"""What a user must be able to trust: no code runs from a file, no two runs share a dir, no step of a run or its
+curves is lost, and a sweep outlives its failed jobs. Each check goes once through the `ganlab` command in a
+subprocess (exit status, no traceback) and otherwise through its dispatcher in this process."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FAST, GANLAB, make_cifar10, read_image_tags, read_scalars, run_ganlab, train_run
+from conftest import (
+    FAST,
+    GANLAB,
+    ganlab_cli,
+    make_cifar10,
+    read_image_tags,
+    read_scalars,
+    run_ganlab,
+    trained,
+)
 from corrupt_files import hostile_checkpoint, hostile_cifar_batch, hostile_weights
 
 from ganlab.errors import GanlabError
@@ -32,13 +42,17 @@ def refused(proc: subprocess.CompletedProcess, *needles: str) -> None:
         assert needle in out, f"{needle!r} not in:\n{out}"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread(single_thread):
+    """The in-process runs in one torch thread, as the command's runs in the tests."""
+
+
 @pytest.fixture(scope="module")
 def cifar_run(tmp_path_factory):
     """A DCGAN trained 20 steps on CIFAR-10-format files (checkpoints at steps 10 and 20)."""
     tmp = tmp_path_factory.mktemp("cifar")
     make_cifar10(tmp / "data", per_batch=8)
-    train_run(tmp / "run", "model=dcgan", "data=cifar10", f"data.root={tmp / 'data'}", *QUIET)
-    return tmp / "run"
+    return trained(tmp / "run", "model=dcgan", "data=cifar10", f"data.root={tmp / 'data'}", *QUIET)
 
 
 def copy_run(run: Path, to: Path) -> Path:
@@ -47,7 +61,7 @@ def copy_run(run: Path, to: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------- security
-def test_a_hostile_checkpoint_runs_nothing(cifar_run, tmp_path):
+def test_a_hostile_checkpoint_runs_nothing(cifar_run, tmp_path, capsys):
     run, marker = copy_run(cifar_run, tmp_path / "run"), tmp_path / "payload_ran"
     for step_file in (run / "checkpoints").glob("step_*.pt"):
         step_file.unlink()
@@ -56,13 +70,19 @@ def test_a_hostile_checkpoint_runs_nothing(cifar_run, tmp_path):
     torch.load(last, weights_only=False)  # the payload is live: an unsafe load runs it
     assert marker.exists()
     marker.unlink()
-    for args in (["sample", f"run={run}", f"out={tmp_path / 's.png'}"], ["eval", f"run={run}"],
-                 ["train", f"resume={run}", "trainer.steps=30"]):
-        refused(run_ganlab(*args, check=False), "not a ganlab checkpoint", "nothing in it was run")
+    for command, args in ((run_ganlab, ["sample", f"run={run}", f"out={tmp_path / 's.png'}"]),
+                          (in_process(capsys), ["eval", f"run={run}"]),
+                          (in_process(capsys), ["train", f"resume={run}", "trainer.steps=30"])):
+        refused(command(*args, check=False), "not a ganlab checkpoint", "nothing in it was run")
         assert not marker.exists(), args
 
 
-def test_a_hostile_cifar_batch_runs_nothing(cifar_run, tmp_path):
+def in_process(capsys: pytest.CaptureFixture):
+    """:func:`run_ganlab`'s signature for :func:`ganlab_cli`: the command's dispatcher in this process."""
+    return lambda *args, check=True: ganlab_cli(capsys, *args, check=check)
+
+
+def test_a_hostile_cifar_batch_runs_nothing(cifar_run, tmp_path, capsys, monkeypatch):
     marker, data = tmp_path / "payload_ran", tmp_path / "data"
     make_cifar10(data, per_batch=8)
     batch = data / "cifar-10-batches-py" / "data_batch_3"
@@ -72,22 +92,25 @@ def test_a_hostile_cifar_batch_runs_nothing(cifar_run, tmp_path):
     assert marker.exists()
     marker.unlink()
     run = copy_run(cifar_run, tmp_path / "run")
-    for args in (["train", *FAST, "model=dcgan", "data=cifar10", f"data.root={data}"],
-                 ["eval", f"run={run}", f"data.root={data}"],
-                 ["train", f"resume={run}", "trainer.steps=30", f"data.root={data}"]):
-        refused(run_ganlab(*args, check=False, cwd=tmp_path), "is not a CIFAR-10 batch", "data_batch_3")
+    monkeypatch.chdir(tmp_path)
+    for command, args in ((run_ganlab, ["train", *FAST, "model=dcgan", "data=cifar10", f"data.root={data}"]),
+                          (in_process(capsys), ["eval", f"run={run}", f"data.root={data}"]),
+                          (in_process(capsys), ["train", f"resume={run}", "trainer.steps=30", f"data.root={data}"])):
+        refused(command(*args, check=False), "is not a CIFAR-10 batch", "data_batch_3")
         assert not marker.exists(), args
     assert not (tmp_path / "outputs" / "runs").exists() or not any((tmp_path / "outputs" / "runs").iterdir())
 
 
-def test_hostile_inception_weights_run_nothing(cifar_run, tmp_path):
+def test_hostile_inception_weights_run_nothing(cifar_run, tmp_path, capsys, monkeypatch):
     marker, weights = tmp_path / "payload_ran", tmp_path / "pt_inception.pth"
     hostile_weights(weights, marker)
     run = copy_run(cifar_run, tmp_path / "run")
-    for args in (["eval", f"run={run}", f"inception_weights={weights}"],
-                 ["train", f"resume={run}", "trainer.steps=30", f"eval.inception_weights={weights}"],
-                 ["train", *FAST, "data=digits", f"eval.inception_weights={weights}"]):
-        refused(run_ganlab(*args, check=False, cwd=tmp_path), "is not the Inception weights", "nothing in it was run")
+    monkeypatch.chdir(tmp_path)
+    for command, args in ((in_process(capsys), ["eval", f"run={run}", f"inception_weights={weights}"]),
+                          (in_process(capsys), ["train", f"resume={run}", "trainer.steps=30",
+                                                f"eval.inception_weights={weights}"]),
+                          (run_ganlab, ["train", *FAST, "data=digits", f"eval.inception_weights={weights}"])):
+        refused(command(*args, check=False), "is not the Inception weights", "nothing in it was run")
         assert not marker.exists(), args
     assert not (tmp_path / "outputs").exists()  # refused before a run dir was made
 
@@ -114,9 +137,7 @@ def test_runs_started_together_get_their_own_dirs(tmp_path):
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory):
     """A GAN trained 20 steps on digits, checkpoints at steps 10 and 20."""
-    run = tmp_path_factory.mktemp("digits") / "run"
-    train_run(run, *QUIET)
-    return run
+    return trained(tmp_path_factory.mktemp("digits") / "run", *QUIET)
 
 
 def test_a_running_run_holds_its_dir(digits_run, tmp_path):
@@ -133,10 +154,11 @@ def test_a_running_run_holds_its_dir(digits_run, tmp_path):
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 20
 
 
-def test_a_dir_that_holds_a_run_is_not_trained_into(digits_run, tmp_path):
+def test_a_dir_that_holds_a_run_is_not_trained_into(digits_run, tmp_path, capsys):
     run = copy_run(digits_run, tmp_path / "run")
     before = {p: (run / p).read_bytes() for p in ("checkpoints/last.pt", ".hydra/config.yaml")}
-    refused(train_run_unchecked(run, "seed=5"), "already holds a run", f"resume={run}")
+    refused(ganlab_cli(capsys, "train", *FAST, "seed=5", f"hydra.run.dir={run}", check=False), "already holds a run",
+            f"resume={run}")
     assert {p: (run / p).read_bytes() for p in before} == before
 
 
@@ -144,24 +166,25 @@ def train_run_unchecked(run: Path, *overrides: str) -> subprocess.CompletedProce
     return run_ganlab("train", *FAST, *overrides, f"hydra.run.dir={run}", check=False)
 
 
-def test_refused_commands_leave_no_run_dir(tmp_path):
+def test_refused_commands_leave_no_run_dir(tmp_path, capsys, monkeypatch):
     (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path)
     for args, needle in ((["optim.lr=-1"], "optim.lr"), (["data=mnist", f"data.root={tmp_path / 'empty'}"], "mnist files"),
                          (["model=cgan", "data=grid25"], "labelled"), (["model=dcgan", "data.image_size=20"], "20")):
-        refused(run_ganlab("train", *FAST, *args, check=False, cwd=tmp_path), needle)
+        refused(ganlab_cli(capsys, "train", *FAST, *args, check=False), needle)
     assert [p for p in (tmp_path / "outputs").rglob("*") if p.name != "runs"] == []
     (tmp_path / "afile").write_text("")
     refused(train_run_unchecked(tmp_path / "afile" / "run"), "is a file, not a folder")
 
 
 # ----------------------------------------------------------------------------------------------- resume
-def test_curves_are_exact_across_a_resume_between_two_logs(tmp_path):
+def test_curves_are_exact_across_a_resume_between_two_logs(tmp_path, capsys):
     """Stopped at step 25 with logs every 10 steps and resumed to 40: every logged value (but speed) and every
     sample image is the uninterrupted run's, with no extra point at step 25."""
     common = [*QUIET, "trainer.log_every=10", "trainer.sample_every=5", "trainer.ckpt_every=100"]
-    train_run(tmp_path / "full", *common, "trainer.steps=40")
-    train_run(tmp_path / "half", *common, "trainer.steps=25")
-    run_ganlab("train", f"resume={tmp_path / 'half'}", "trainer.steps=40")
+    trained(tmp_path / "full", *common, "trainer.steps=40")
+    trained(tmp_path / "half", *common, "trainer.steps=25")
+    ganlab_cli(capsys, "train", f"resume={tmp_path / 'half'}", "trainer.steps=40")
     full, half = read_scalars(tmp_path / "full"), read_scalars(tmp_path / "half")
     tags = {t for t in full if not t.startswith("Speed/")}
     assert tags == {t for t in half if not t.startswith("Speed/")}
@@ -180,7 +203,7 @@ def test_curves_are_exact_across_a_resume_between_two_logs(tmp_path):
     assert image_steps(tmp_path / "half", "Samples/interpolation") == [40]  # the stopped run's step-25 one is dropped
 
 
-def test_resume_takes_the_newest_readable_checkpoint(digits_run, tmp_path):
+def test_resume_takes_the_newest_readable_checkpoint(digits_run, tmp_path, capsys):
     run = copy_run(digits_run, tmp_path / "run")
     ckpt = run / "checkpoints"
     assert newest_checkpoint(run)[0] == ckpt / "last.pt"  # last.pt and step_20 agree: last.pt
@@ -194,13 +217,13 @@ def test_resume_takes_the_newest_readable_checkpoint(digits_run, tmp_path):
     (ckpt / "last.pt").unlink()  # no last.pt at all
     assert newest_checkpoint(run)[0].name == "step_0000020.pt"
     shutil.copy(ckpt / "step_0000010.pt", ckpt / "last.pt")
-    proc = run_ganlab("train", f"resume={run}", "trainer.steps=25")
+    proc = ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=25")
     assert f"resuming from {ckpt / 'step_0000020.pt'} (last.pt is at step 10)" in proc.stdout
     assert "resuming at step 20" in proc.stdout
     assert load_checkpoint(ckpt / "last.pt")["step"] == 25
     for name in ("last.pt", "step_0000010.pt", "step_0000020.pt"):
         (ckpt / name).write_bytes(b"garbage")
-    refused(run_ganlab("train", f"resume={run}", "trainer.steps=30", check=False), "no checkpoint in it can be read",
+    refused(ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=30", check=False), "no checkpoint in it can be read",
             "last.pt is not a ganlab checkpoint")
 
 
@@ -242,7 +265,7 @@ def test_a_full_disk_while_training(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- sweeps
-def test_a_failed_job_does_not_end_the_sweep(tmp_path):
+def test_a_failed_job_does_not_end_the_sweep(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     proc = run_ganlab("train", "-m", *FAST, *QUIET, "optim.lr=2e-4,-1,1e30", f"hydra.sweep.dir={sweep}", check=False)
     refused(proc, "1 of 3 jobs done", "1_gan_digits: failed: optim.lr=-1.0 is out of range",
@@ -252,13 +275,13 @@ def test_a_failed_job_does_not_end_the_sweep(tmp_path):
     lock_run_dir(running)
     write_status(running, "running", step=5)
     try:
-        run_ganlab("report", str(sweep))
+        ganlab_cli(capsys, "report", str(sweep))
     finally:
         release_run_dir(running)
     status = {r["run"]: r["status"] for r in csv.DictReader((sweep / "report.csv").open())}
     assert status == {"0_gan_digits": "done", "1_gan_digits": "failed", "2_gan_digits": "failed",
                       "3_gan_digits": "running"}
-    run_ganlab("report", str(sweep))
+    ganlab_cli(capsys, "report", str(sweep))
     assert {r["run"]: r["status"] for r in csv.DictReader((sweep / "report.csv").open())}["3_gan_digits"] == "stopped"
 
 
