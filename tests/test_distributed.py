@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FAST, read_scalars, run_ganlab, tiny_trainer, train_run
+from conftest import FAST, ganlab_cli, read_scalars, tiny_trainer
 
 import ganlab
 from ganlab.errors import GanlabError
@@ -63,7 +63,7 @@ def test_torchrun_writes_one_run_that_trains_as_one_process_with_the_global_batc
     assert max_difference(run, tmp_path / "single", ("Penalty/r1",), range(4, 21)) < TOLERANCE  # from D step 4
 
 
-def test_ranks_stay_identical_and_resume_exactly_with_any_number_of_processes(tmp_path):
+def test_ranks_stay_identical_and_resume_exactly_with_any_number_of_processes(tmp_path, capsys):
     """A tiny conv (wgan_gp: lazy GP, 2 critic steps) on digits. 2 ranks x 8 = 1 process x 16; after 12 steps the
     ranks' G and D are bitwise equal; a DDP run resumed under DDP logs what the uninterrupted one did, and a
     single-process checkpoint resumed under DDP, or a DDP checkpoint in a single process, goes on alike."""
@@ -71,10 +71,11 @@ def test_ranks_stay_identical_and_resume_exactly_with_any_number_of_processes(tm
     # rounding of 2 x 8 and 1 x 16 differs by ~1e-4 from the first step
     common = ["model=wgan_gp", "data=digits", "model.g_norm=layer", "penalty.every=2", "trainer.n_critic=2", *FAST,
               "trainer.log_every=1", "eval.at_end=false", "device.precision=fp32"]
-    train_run(tmp_path / "single", *common, "trainer.batch_size=16", "trainer.steps=6")
+    tiny_trainer(tmp_path / "single", *common, "trainer.batch_size=16", "trainer.steps=6").fit()
     ddp = torchrun(str(WORKER), str(tmp_path), *common, "trainer.batch_size=8", "trainer.steps=12", cwd=tmp_path)
     assert "trained by 1 process(es) with a global batch of 16" in ddp.stdout
-    one = run_ganlab("train", f"resume={tmp_path / 'half_copy'}", "trainer.batch_size=16", "trainer.steps=12").stdout
+    one = ganlab_cli(capsys, "train", f"resume={tmp_path / 'half_copy'}", "trainer.batch_size=16",
+                     "trainer.steps=12").stdout
     assert "trained by 2 process(es) with a global batch of 16 (2 x 8)" in one
 
     ranks = [torch.load(tmp_path / f"weights_{r}.pt", weights_only=True) for r in (0, 1)]

@@ -19,6 +19,7 @@ from conftest import (
     read_scalars,
     run_ganlab,
     tiny_trainer,
+    trained,
 )
 
 from ganlab.commands.config import compose_config, schema
@@ -105,13 +106,10 @@ def test_conditional_conv_nets_on_every_file_format(tmp_path):
     make_mnist(tmp_path / "data", n=64)
     make_cifar10(tmp_path / "data")
     make_image_folder(tmp_path / "pictures", classes=("a", "b"), per_class=4)
-    run_ganlab("train", "-m", "model=dcgan", "model.conditional=true", "data=mnist,cifar10,folder", *FAST,
-               f"data.root={tmp_path / 'data'}", f"data.path={tmp_path / 'pictures'}", "data.image_size=32",
-               "eval.at_end=false", f"hydra.sweep.dir={tmp_path / 'runs'}")
-    runs = run_dirs(tmp_path / "runs")
-    assert sorted(runs) == ["dcgan_cifar10", "dcgan_folder", "dcgan_mnist"]
     for name, channels, classes in (("mnist", 1, 10), ("cifar10", 3, 10), ("folder", 3, 2)):
-        run = runs[f"dcgan_{name}"]
+        run = trained(tmp_path / name, "model=dcgan", "model.conditional=true", f"data={name}",
+                      f"data.root={tmp_path / 'data'}", f"data.path={tmp_path / 'pictures'}", "data.image_size=32",
+                      "eval.at_end=false")
         assert_run_complete(run, "dcgan", evaluated=False)
         state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
         assert state["data"]["shape"] == [channels, 32, 32] and state["data"]["num_classes"] == classes
@@ -175,7 +173,7 @@ def test_each_log_is_the_mean_of_the_steps_since_the_last(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------------ resume
-def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_path):
+def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_path, capsys):
     """A run that logged to step 20 but whose last checkpoint is step 14 (a crash after its periodic
     checkpoint), resumed: TensorBoard drops the events past 14 and the run logs 15, 18, 20 again, the same
     losses as before at every step whose log window lies past the checkpoint (a lazy penalty on the same D
@@ -186,7 +184,7 @@ def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_p
     tiny_trainer(run, *common).fit()
     before = read_scalars(run)
     shutil.copy(run / "checkpoints" / "step_0000014.pt", run / "checkpoints" / "last.pt")
-    resumed = run_ganlab("train", f"resume={run}", "trainer.steps=20")
+    resumed = ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=20")
     assert "resuming at step 14" in resumed.stdout
     after = read_scalars(run)
     logged = [3, 6, 9, 12, 15, 18, 20]
@@ -200,10 +198,10 @@ def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_p
     assert (run / "samples" / "step_0000020.png").is_file()
 
 
-def test_resume_refuses_what_it_cannot_do(tmp_path):
+def test_resume_refuses_what_it_cannot_do(tmp_path, capsys):
     run = tmp_path / "run"
     tiny_trainer(run, "data=grid25", "trainer.steps=10", "eval.at_end=false").fit()
-    done = run_ganlab("train", f"resume={run}", check=False)
+    done = ganlab_cli(capsys, "train", f"resume={run}", check=False)
     assert done.returncode == 2 and "trainer.steps=<M>" in done.stderr and "Traceback" not in done.stderr
     with pytest.raises(GanlabError, match="cannot resume from .* checkpoints/last.pt"):
         train_main([f"resume={tmp_path / 'nowhere'}"])
@@ -211,5 +209,5 @@ def test_resume_refuses_what_it_cannot_do(tmp_path):
         resumed_config(schema(), torch.load(run / "checkpoints" / "last.pt", weights_only=True)["config"],
                        [f"resume={run}", "model=wgan", "trainer.steps=20"])
     (run / "checkpoints" / "last.pt").write_bytes(b"half-written garbage")
-    corrupt = run_ganlab("train", f"resume={run}", "trainer.steps=20")  # the step file beside it
+    corrupt = ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=20")  # the step file beside it
     assert "step_0000010.pt (last.pt is not a ganlab checkpoint that can be read)" in corrupt.stdout
