@@ -1,4 +1,5 @@
-"""The command line as a user meets it: help, config printing from anywhere, and every bad input's error."""
+"""The command line as a user meets it: help, config printing from anywhere, and every bad input's error (the
+first of each kind through the `ganlab` command in a subprocess, the rest through its dispatcher in-process)."""
 
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ def test_unknown_command():
     assert_clean_error(run_ganlab("trian", check=False), "unknown command 'trian'", "train")
 
 
-def test_unknown_group_option_names_the_choices(tmp_path):
-    proc = run_ganlab("train", "model=wgangp", check=False, cwd=tmp_path)
+def test_unknown_group_option_names_the_choices(capsys):
+    proc = ganlab_cli(capsys, "train", "model=wgangp", check=False)
     assert_clean_error(proc, "model/wgangp", "wgan_gp", "dcgan", "cgan")
 
 
@@ -61,17 +62,17 @@ def test_misspelt_key_names_the_valid_keys(tmp_path):
     assert proc.returncode == 2
 
 
-def test_wrong_type_and_out_of_range_values(tmp_path):
+def test_wrong_type_and_out_of_range_values(tmp_path, capsys):
     """A value of the wrong type (Hydra's merge into the schema) and one out of its range (ganlab's validation
     pass, test_config has the others): one paragraph, exit 2."""
-    assert_clean_error(run_ganlab("train", "trainer.steps=many", check=False, cwd=tmp_path), "trainer.steps", "many")
-    proc = run_ganlab("train", "trainer.batch_size=0", f"hydra.run.dir={tmp_path}/r", check=False, cwd=tmp_path)
+    assert_clean_error(ganlab_cli(capsys, "train", "trainer.steps=many", check=False), "trainer.steps", "many")
+    proc = ganlab_cli(capsys, "train", "trainer.batch_size=0", f"hydra.run.dir={tmp_path}/r", check=False)
     assert_clean_error(proc, "trainer.batch_size=0 is out of range", ">= 1")
     assert proc.returncode == 2
 
 
-def test_conditional_model_on_unlabelled_data(tmp_path):
-    proc = run_ganlab("train", "model=cgan", "data=grid25", *FAST, f"hydra.run.dir={tmp_path}/r", check=False)
+def test_conditional_model_on_unlabelled_data(tmp_path, capsys):
+    proc = ganlab_cli(capsys, "train", "model=cgan", "data=grid25", *FAST, f"hydra.run.dir={tmp_path}/r", check=False)
     assert_clean_error(proc, "conditional", "needs labelled data", "data=digits")
     assert proc.returncode == 2
 

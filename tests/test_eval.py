@@ -271,11 +271,12 @@ def test_inception_weights_that_are_missing_or_not_inceptions_are_one_line_error
     assert broken.returncode == 2 and "is not the Inception weights" in broken.stderr and "Traceback" not in broken.stderr
 
 
-def test_divergence_stops_with_one_message_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_divergence_stops_with_one_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     run = tmp_path / "run"
     tiny_trainer(run, "data=grid25", "trainer.steps=10", "eval.at_end=false").fit()
     good = (run / "checkpoints" / "last.pt").read_bytes()
-    diverged = run_ganlab("train", f"resume={run}", "trainer.steps=60", "optim.lr=1e30", "optim.lr_d=1e30", check=False)
+    diverged = ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=60", "optim.lr=1e30", "optim.lr_d=1e30",
+                          check=False)
     assert diverged.returncode == 2, diverged.stdout + diverged.stderr
     assert "training diverged" in diverged.stderr and "last good checkpoint is kept" in diverged.stderr
     assert "Traceback" not in diverged.stderr
