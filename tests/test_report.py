@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from conftest import run_ganlab
+from conftest import ganlab_cli, run_ganlab
 
 from ganlab.commands.report import main as report_main
 
@@ -75,11 +75,11 @@ def test_report_without_metrics_says_how_to_get_them(tmp_path):
     assert not (sweep / "report.md").exists()
 
 
-def test_report_command(tmp_path):
+def test_report_command(tmp_path, capsys):
     sweep = toy_sweep(tmp_path)
     out = run_ganlab("report", str(sweep)).stdout
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["run", "model", "optim.lr"] and lines[2].startswith("1_gan_grid25")
     assert "Every run: data=grid25" in out and f"wrote {sweep / 'report.md'}" in out
-    missing = run_ganlab("report", str(tmp_path / "nothing"), check=False)
+    missing = ganlab_cli(capsys, "report", str(tmp_path / "nothing"), check=False)
     assert missing.returncode == 2 and "multirun dir" in missing.stderr and "Traceback" not in missing.stderr
