@@ -28,7 +28,7 @@ def test_presets_carry_their_papers_hyperparameters():
             dcgan["trainer"]["batch_size"]) == (0.02, "batch", 0.5, 2e-4, 128)
     cgan = composed("model=cgan")
     assert cgan["model"]["conditional"] is True and cgan["objective"]["name"] == "non_saturating"
-    assert composed("model=gan")["optim"]["decay_steps"] is None  # no decay unless asked for
+    assert composed("model=gan", "data=mnist")["optim"]["decay_steps"] is None  # no decay unless asked for
 
 
 def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
@@ -46,7 +46,11 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
     clipped = composed("model=wgan", "data=grid25")  # configs/model_data/wgan_grid25.yaml
     assert (clipped["model"]["hidden"], clipped["model"]["d_norm"], clipped["penalty"]["clip"]) == (128, "none", 0.01)
     assert (clipped["optim"]["name"], clipped["optim"]["lr"], clipped["optim"]["decay_steps"]) == ("rmsprop", 5e-4, 6000)
-    plain = composed("model=gan", "data=digits")
+    digits = composed()  # the default run, model=gan data=digits: configs/model_data/gan_digits.yaml
+    assert (digits["model"]["hidden"], digits["model"]["ema"], digits["trainer"]["steps"]) == (512, 0.0, 3000)
+    assert (digits["penalty"]["name"], digits["penalty"]["weight"], digits["penalty"]["every"]) == ("r1", 0.1, 16)
+    assert (digits["optim"]["lr"], digits["optim"]["decay_steps"]) == (2e-3, 3000)
+    plain = composed("model=gan", "data=mnist")
     assert (plain["model"]["hidden"], plain["penalty"]["name"]) == (512, "none")
     assert composed("model=gan", "data=grid25", "penalty=none")["penalty"]["name"] == "none"
     # a penalty chosen on the command line is its own option's, not the preset's lazy R1
