@@ -103,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="gan", help="the ganlab model preset (its stacked_mnist tuning applies)")
     p.add_argument("--root", default="../shared/data", help="the folder holding MNIST/raw/")
-    p.add_argument("--seeds", default="3", help="a count (3 -> seeds 0..2) or a comma-separated list of seeds")
+    p.add_argument("--seeds", default="0,1,2", help="the seeds, comma-separated")
     p.add_argument("--jobs", type=int, default=1, help="runs at once, through Hydra's joblib launcher")
     p.add_argument("--out", type=Path, default=Path("outputs/stacked_mnist"), help="the sweep dir the runs go to")
     p.add_argument("--json", type=Path, default=None, help="write the per-seed rows and the summary here")
     p.add_argument("overrides", nargs="*", help="extra ganlab key=value overrides for every run")
     a = p.parse_args(argv)
-    seeds = list(range(int(a.seeds))) if a.seeds.isdigit() else [int(s) for s in a.seeds.split(",")]
+    seeds = [int(s) for s in a.seeds.split(",")]
     out = a.out / a.model
     start = time.perf_counter()
     proc = subprocess.run(sweep_command(a.model, a.root, seeds, a.jobs, out, a.overrides))
