@@ -47,6 +47,7 @@ def main() -> None:
     dist.barrier()
     for name in ("half", "single"):
         run(out / name, [f"resume={out / name}", f"trainer.steps={steps}", batch])  # the same global batch
+    dist.barrier()  # both ranks done before either tears the process group down at exit
 
 
 if __name__ == "__main__":
