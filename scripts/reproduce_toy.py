@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,7 +53,10 @@ def sweep(model: str, datasets: list[str], seeds: list[int], steps: int | None, 
             *(["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"] if jobs > 1 else []),
             *([f"trainer.steps={steps}"] if steps else []), *extra]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(args, capture_output=True, text=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the sweep's processes, its workers included
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (len(datasets) * len(seeds))
     if proc.returncode != 0:
         print(f"  {model}: ganlab exited {proc.returncode}: {proc.stderr.strip()[-500:]}", file=sys.stderr)
     runs: dict[str, list[dict[str, float]]] = {}
@@ -66,14 +70,15 @@ def sweep(model: str, datasets: list[str], seeds: list[int], steps: int | None, 
             row = {k: (math.nan if metrics.get(k) is None else float(metrics[k])) for k in METRICS}
             # from the job's composed config (written as it starts) to its metrics (written as it ends)
             seconds = (run / "metrics.json").stat().st_mtime - (run / ".hydra" / "config.yaml").stat().st_mtime
-            runs.setdefault(data, []).append({"seed": seed, **row, "seconds": seconds, "step": float(metrics["step"])})
+            runs.setdefault(data, []).append({"seed": seed, **row, "seconds": seconds, "cpu_seconds": cpu,
+                                              "step": float(metrics["step"])})
     return runs
 
 
 def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
     ok = [r for r in runs if not r.get("failed")]
     out: dict[str, float] = {"seeds": len(runs), "failed": len(runs) - len(ok)}
-    for k in (*METRICS, "seconds"):
+    for k in (*METRICS, "seconds", "cpu_seconds"):
         values = [r[k] for r in ok if math.isfinite(r[k])]
         out[k] = statistics.fmean(values) if values else math.nan
         out[f"{k}_std"] = statistics.pstdev(values) if len(values) > 1 else 0.0
@@ -81,14 +86,14 @@ def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def table(results: dict[tuple[str, str], dict[str, float]], threads: int) -> str:
-    lines = [f"{'model':<26} {'data':<7} {'modes':>12} {'high quality':>14} {'reverse KL':>13} {'s/seed':>7}"
-             f"  ({threads} CPU thread{'s' if threads > 1 else ''} per run)", "-" * 84]
+    lines = [f"{'model':<26} {'data':<7} {'modes':>12} {'high quality':>14} {'reverse KL':>13} {'s/seed':>7} {'CPU s':>6}"
+             f"  ({threads} CPU thread{'s' if threads > 1 else ''} per run)", "-" * 91]
     for (model, data), s in results.items():
         lines.append(f"{model:<26} {data:<7} {s['modes']:>6.1f} ±{s['modes_std']:>4.1f} "
                      f"{100 * s['hq_fraction']:>7.1f}% ±{100 * s['hq_fraction_std']:>4.1f} "
-                     f"{s['reverse_kl']:>6.3f} ±{s['reverse_kl_std']:>5.3f} {s['seconds']:>7.0f}"
+                     f"{s['reverse_kl']:>6.3f} ±{s['reverse_kl_std']:>5.3f} {s['seconds']:>7.0f} {s['cpu_seconds']:>6.0f}"
                      + (f"  ({int(s['failed'])} failed)" if s["failed"] else ""))
-    lines.append("-" * 84)
+    lines.append("-" * 91)
     for (model, data), (modes, hq, kl) in PUBLISHED.items():
         lines.append(f"{model:<26} {data:<7} {modes:>6.1f}       {100 * hq:>7.1f}%       {kl:>6.3f}")
     return "\n".join(lines)
@@ -171,7 +176,7 @@ def main() -> int:
             per_seed[f"{a.label or model}/{data}"] = rows
             for r in rows:
                 print(f"  {a.label or model:<8} {data:<7} seed {r['seed']}: " + ", ".join(
-                    f"{k} {r[k]:.3g}" for k in (*METRICS, "seconds") if k in r), flush=True)
+                    f"{k} {r[k]:.3g}" for k in (*METRICS, "seconds", "cpu_seconds") if k in r), flush=True)
             results[(label, data)] = summarise(rows)
         if a.json:  # after every model, so an interrupted reproduction keeps what it has
             write_json(Path(a.json), seeds, steps, a.threads, time.perf_counter() - start, results, per_seed)

@@ -46,6 +46,10 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
     clipped = composed("model=wgan", "data=grid25")  # configs/model_data/wgan_grid25.yaml
     assert (clipped["model"]["hidden"], clipped["model"]["d_norm"], clipped["penalty"]["clip"]) == (128, "none", 0.01)
     assert (clipped["optim"]["name"], clipped["optim"]["lr"], clipped["optim"]["decay_steps"]) == ("rmsprop", 5e-4, 6000)
+    for model in ("wgan_gp", "wgan"):  # the ring8 presets are their grid25 tunings
+        ring, grid = composed(f"model={model}", "data=ring8"), composed(f"model={model}", "data=grid25")
+        assert {k: ring[k] for k in ("model", "optim", "penalty", "trainer")} == {
+            k: grid[k] for k in ("model", "optim", "penalty", "trainer")}
     plain = composed("model=gan", "data=digits")
     assert (plain["model"]["hidden"], plain["penalty"]["name"]) == (512, "none")
     assert composed("model=gan", "data=grid25", "penalty=none")["penalty"]["name"] == "none"
