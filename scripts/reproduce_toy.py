@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """Reproduce the 2-D mixture table of PacGAN (Lin et al. 2018, Table 1) with ganlab's presets.
 
-Trains each model preset on ``ring8`` and ``grid25`` for several seeds with the real ``ganlab train`` command,
+Trains each model preset on ``ring8`` and ``grid25`` for several seeds with one ``ganlab train -m`` sweep per model
+(``--jobs N``: Hydra's joblib launcher runs N at once),
 evaluates the last generator with the VEEGAN / PacGAN protocol (2,500 samples; high quality = within 3 standard
 deviations of the nearest mode) and prints the mean and spread over seeds beside the published numbers.
 
     python scripts/reproduce_toy.py --json toy.json                 # gan, wgan, wgan_gp x ring8, grid25 x 5 seeds
     python scripts/reproduce_toy.py --jobs 2 --json toy.json        # two runs at once, one CPU thread each
+    python scripts/reproduce_toy.py --models gan --label rpgan objective=rpgan penalty=r1r2 penalty.weight=0.1 penalty.every=16
     python scripts/reproduce_toy.py --models gan --threads 2        # each run on 2 threads (float sums differ)
     python scripts/reproduce_toy.py --models wgan_gp --data grid25 --seeds 2 --steps 2000
 """
@@ -17,11 +19,11 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 # PacGAN, Table 1 (mean over 10 trials): modes, high-quality samples, reverse KL
@@ -39,28 +41,44 @@ def ganlab_command() -> str:
     return str(exe) if exe.exists() else "ganlab"
 
 
-def train_and_evaluate(model: str, data: str, seed: int, steps: int | None, out: Path, threads: int,
-                       extra: list[str]) -> dict[str, float]:
-    """One `ganlab train` run with the preset; returns its final metrics (metrics.json) and wall time."""
-    run = out / f"{model}_{data}_seed{seed}"
-    args = [ganlab_command(), "train", f"model={model}", f"data={data}", f"seed={seed}", "eval.at_end=true",
-            "trainer.progress=false", f"hydra.run.dir={run}", *([f"trainer.steps={steps}"] if steps else []), *extra]
+def sweep(model: str, datasets: list[str], seeds: list[int], steps: int | None, out: Path, jobs: int, threads: int,
+          extra: list[str]) -> dict[str, list[dict[str, float]]]:
+    """One ``ganlab train -m`` sweep of the preset over data sets and seeds (joblib's launcher, ``jobs`` runs at
+    once); returns each run's final metrics (its metrics.json) and wall time, per data set."""
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    sweep_dir = out / f"{stamp}_{model}"
+    args = [ganlab_command(), "train", "-m", f"model={model}", f"data={','.join(datasets)}",
+            f"seed={','.join(map(str, seeds))}", "eval.at_end=true", "trainer.progress=false",
+            f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=${data.name}_seed${seed}",
+            *(["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"] if jobs > 1 else []),
+            *([f"trainer.steps={steps}"] if steps else []), *extra]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(args, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the sweep's processes, its workers included
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (len(datasets) * len(seeds))
     if proc.returncode != 0:
-        print(f"  {model} {data} seed {seed}: ganlab exited {proc.returncode}: {proc.stderr.strip()[-500:]}", file=sys.stderr)
-        return {"seconds": seconds, "failed": 1.0}
-    metrics = json.loads((run / "metrics.json").read_text())
-    row = {k: (math.nan if metrics.get(k) is None else float(metrics[k])) for k in METRICS}
-    return {**row, "seconds": seconds, "step": float(metrics["step"])}
+        print(f"  {model}: ganlab exited {proc.returncode}: {proc.stderr.strip()[-500:]}", file=sys.stderr)
+    runs: dict[str, list[dict[str, float]]] = {}
+    for data in datasets:
+        for seed in seeds:
+            run = sweep_dir / f"{data}_seed{seed}"
+            if not (run / "metrics.json").is_file():
+                runs.setdefault(data, []).append({"seed": seed, "failed": 1.0})
+                continue
+            metrics = json.loads((run / "metrics.json").read_text())
+            row = {k: (math.nan if metrics.get(k) is None else float(metrics[k])) for k in METRICS}
+            # from the job's composed config (written as it starts) to its metrics (written as it ends)
+            seconds = (run / "metrics.json").stat().st_mtime - (run / ".hydra" / "config.yaml").stat().st_mtime
+            runs.setdefault(data, []).append({"seed": seed, **row, "seconds": seconds, "cpu_seconds": cpu,
+                                              "step": float(metrics["step"])})
+    return runs
 
 
 def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
     ok = [r for r in runs if not r.get("failed")]
     out: dict[str, float] = {"seeds": len(runs), "failed": len(runs) - len(ok)}
-    for k in (*METRICS, "seconds"):
+    for k in (*METRICS, "seconds", "cpu_seconds"):
         values = [r[k] for r in ok if math.isfinite(r[k])]
         out[k] = statistics.fmean(values) if values else math.nan
         out[f"{k}_std"] = statistics.pstdev(values) if len(values) > 1 else 0.0
@@ -68,14 +86,14 @@ def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def table(results: dict[tuple[str, str], dict[str, float]], threads: int) -> str:
-    lines = [f"{'model':<26} {'data':<7} {'modes':>12} {'high quality':>14} {'reverse KL':>13} {'s/seed':>7}"
-             f"  ({threads} CPU thread{'s' if threads > 1 else ''} per run)", "-" * 84]
+    lines = [f"{'model':<26} {'data':<7} {'modes':>12} {'high quality':>14} {'reverse KL':>13} {'s/seed':>7} {'CPU s':>6}"
+             f"  ({threads} CPU thread{'s' if threads > 1 else ''} per run)", "-" * 91]
     for (model, data), s in results.items():
         lines.append(f"{model:<26} {data:<7} {s['modes']:>6.1f} ±{s['modes_std']:>4.1f} "
                      f"{100 * s['hq_fraction']:>7.1f}% ±{100 * s['hq_fraction_std']:>4.1f} "
-                     f"{s['reverse_kl']:>6.3f} ±{s['reverse_kl_std']:>5.3f} {s['seconds']:>7.0f}"
+                     f"{s['reverse_kl']:>6.3f} ±{s['reverse_kl_std']:>5.3f} {s['seconds']:>7.0f} {s['cpu_seconds']:>6.0f}"
                      + (f"  ({int(s['failed'])} failed)" if s["failed"] else ""))
-    lines.append("-" * 84)
+    lines.append("-" * 91)
     for (model, data), (modes, hq, kl) in PUBLISHED.items():
         lines.append(f"{model:<26} {data:<7} {modes:>6.1f}       {100 * hq:>7.1f}%       {kl:>6.3f}")
     return "\n".join(lines)
@@ -138,8 +156,12 @@ def main() -> int:
                    help="CPU threads per run (OMP_NUM_THREADS): the float sums, so the trajectory, depend on it")
     p.add_argument("--out", default="outputs/reproduce_toy", help="where the runs are written")
     p.add_argument("--json", default=None, help="write the per-seed results and the summary here")
+    p.add_argument("--label", default=None,
+                   help="the rows' name in place of the model's, for one model with overrides (e.g. rpgan)")
     p.add_argument("overrides", nargs="*", help="extra ganlab key=value overrides for every run")
     a = p.parse_args()
+    if a.label and "," in a.models:
+        p.error("--label names the rows of one model; pass one model with --models")
     steps = parse_steps(a.steps)
     seeds = list(range(int(a.seeds))) if "," not in a.seeds and a.seeds.isdigit() else [int(s) for s in a.seeds.split(",")]
     models, datasets = a.models.split(","), a.data.split(",")
@@ -147,24 +169,19 @@ def main() -> int:
     per_seed: dict[str, list[dict[str, float]]] = {}
     results: dict[tuple[str, str], dict[str, float]] = {}
     start = time.perf_counter()
-    runs = [(data, model, seed) for data in datasets for model in models for seed in seeds]
-    for data, model, _ in runs:
-        per_seed.setdefault(f"{model}/{data}", [])
-    with ThreadPoolExecutor(max_workers=a.jobs) as pool:  # each worker waits on one `ganlab train` process
-        futures = {pool.submit(train_and_evaluate, model, data, seed, steps.get(model, steps.get("*")), out,
-                               a.threads, a.overrides): (data, model, seed) for data, model, seed in runs}
-        for future in as_completed(futures):
-            data, model, seed = futures[future]
-            r = future.result()
-            key = f"{model}/{data}"
-            per_seed[key].append({"seed": seed, **r})
-            per_seed[key].sort(key=lambda row: row["seed"])
-            print(f"  {model:<8} {data:<7} seed {seed}: " + ", ".join(
-                f"{k} {r[k]:.3g}" for k in (*METRICS, "seconds") if k in r), flush=True)
-            results[(f"ganlab {model}", data)] = summarise(per_seed[key])
-            if a.json:  # after every run, so an interrupted reproduction keeps what it has
-                write_json(Path(a.json), seeds, steps, a.threads, time.perf_counter() - start, results, per_seed)
-    results = {(f"ganlab {m}", d): results[(f"ganlab {m}", d)] for d in datasets for m in models}  # table order
+    for model in models:
+        label = f"ganlab {a.label or model}"
+        for data, rows in sweep(model, datasets, seeds, steps.get(model, steps.get("*")), out, a.jobs, a.threads,
+                                a.overrides).items():
+            per_seed[f"{a.label or model}/{data}"] = rows
+            for r in rows:
+                print(f"  {a.label or model:<8} {data:<7} seed {r['seed']}: " + ", ".join(
+                    f"{k} {r[k]:.3g}" for k in (*METRICS, "seconds", "cpu_seconds") if k in r), flush=True)
+            results[(label, data)] = summarise(rows)
+        if a.json:  # after every model, so an interrupted reproduction keeps what it has
+            write_json(Path(a.json), seeds, steps, a.threads, time.perf_counter() - start, results, per_seed)
+    results = {(f"ganlab {a.label or m}", d): results[(f"ganlab {a.label or m}", d)]
+               for d in datasets for m in models}  # table order
     total = time.perf_counter() - start
     print()
     print(table(results, a.threads))

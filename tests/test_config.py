@@ -46,6 +46,10 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
     clipped = composed("model=wgan", "data=grid25")  # configs/model_data/wgan_grid25.yaml
     assert (clipped["model"]["hidden"], clipped["model"]["d_norm"], clipped["penalty"]["clip"]) == (128, "none", 0.01)
     assert (clipped["optim"]["name"], clipped["optim"]["lr"], clipped["optim"]["decay_steps"]) == ("rmsprop", 5e-4, 6000)
+    for model in ("wgan_gp", "wgan"):  # the ring8 presets are their grid25 tunings
+        ring, grid = composed(f"model={model}", "data=ring8"), composed(f"model={model}", "data=grid25")
+        assert {k: ring[k] for k in ("model", "optim", "penalty", "trainer")} == {
+            k: grid[k] for k in ("model", "optim", "penalty", "trainer")}
     digits = composed()  # the default run, model=gan data=digits: configs/model_data/gan_digits.yaml
     assert (digits["model"]["hidden"], digits["model"]["ema"], digits["trainer"]["steps"]) == (512, 0.0, 3000)
     assert (digits["penalty"]["name"], digits["penalty"]["weight"], digits["penalty"]["every"]) == ("r1", 0.1, 16)
