@@ -53,6 +53,17 @@ def sweep_command(data: str, models: list[str], out: Path, root: str, jobs: int,
             *([f"trainer.steps={steps}"] if steps else []), *overrides]
 
 
+def _status(job: Path) -> dict[str, Any]:
+    """The job's status.json as ganlab reads it (``running`` with no process left: ``stopped``)."""
+    from ganlab.errors import GanlabError
+    from ganlab.runs.rundir import read_status
+
+    try:
+        return read_status(job)
+    except GanlabError:
+        return {}
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text()) if path.is_file() else {}
@@ -66,12 +77,12 @@ def collect(sweep: Path) -> list[dict[str, Any]]:
     rows = []
     for job in sorted(p for p in sweep.iterdir() if (p / ".hydra" / "config.yaml").is_file()) if sweep.is_dir() else []:
         cfg = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
-        status, metrics = _read_json(job / "status.json"), _read_json(job / "metrics.json")
+        status, metrics = _status(job), _read_json(job / "metrics.json")
         reference = metrics.get("reference") or {}
         grids = sorted((job / "samples").glob("step_*.png"))
         rows.append({
             "model": cfg["model"]["name"], "data": cfg["data"]["name"], "run": str(job),
-            "steps": metrics.get("step", status.get("step")), "planned_steps": cfg["trainer"]["steps"],
+            "steps": metrics.get("step") if status.get("status") == "done" else None, "planned_steps": cfg["trainer"]["steps"],
             "status": status.get("status", "not started"),
             "seconds": status.get("seconds"), "cpu_seconds": status.get("cpu_seconds"),
             "first_step": status.get("first_step"),
@@ -107,7 +118,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| data | model | steps | min wall / CPU | class_kl ↓ (real) | fid_classifier ↓ (real) | "
              "label_accuracy ↑ (real) |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        steps = f"{r['steps']:,}" if r["status"] == "done" else f"{r['steps'] or 0:,} of {r['planned_steps']:,} ({r['status']})"
+        steps = f"{r['steps']:,}" if r["status"] == "done" else f"{r['planned_steps']:,} ({r['status']})"
         lines.append(f"| {r['data']} | {r['model']} | {steps} | {_time(r)} | {_cell(r, 'class_kl')} | "
                      f"{_cell(r, 'fid_classifier')} | {_cell(r, 'label_accuracy')} |")
     return "\n".join(lines)
