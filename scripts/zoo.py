@@ -167,6 +167,9 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=None, help="train every model this many steps, not its preset's")
     p.add_argument("--out", default="outputs/zoo", help="the sweeps' dirs: <out>/<data>/<num>_<model>_<data>")
     p.add_argument("--docs", default="docs/zoo", help="where the sample grids go")
+    p.add_argument("--cache", default=None,
+                   help="eval.cache_dir: where the metric's classifiers are kept (default <root>/ganlab; give a "
+                        "writable place when the data folder is read-only, or each run trains its classifier again)")
     p.add_argument("--no-train", action="store_true", help="only read the runs in --out")
     p.add_argument("--json", default=None, help="write the rows and the target checks here")
     p.add_argument("overrides", nargs="*", help="extra ganlab key=value overrides for every run")
@@ -177,7 +180,8 @@ def main() -> int:
     for data in datasets:
         if a.no_train:
             continue
-        cmd = sweep_command(data, models, out, a.root, a.jobs, a.steps, a.overrides)
+        extra = [f"eval.cache_dir={a.cache}"] if a.cache else []
+        cmd = sweep_command(data, models, out, a.root, a.jobs, a.steps, [*extra, *a.overrides])
         print("$ " + " ".join(cmd), flush=True)
         failed |= subprocess.run(cmd, env=env).returncode != 0
     rows = [r for data in datasets for r in collect(out / data) if r["model"] in models]
