@@ -43,3 +43,21 @@ def test_the_class_label_changes_what_g_draws_and_how_d_judges(family):
     assert (differs[:5] > 1e-4).all() and differs[5] < 1e-6  # the last sample has the same class in both
     scores = (D(x, a) - D(x, b)).abs()
     assert (scores[:5] > 1e-5).all() and scores[5] < 1e-6
+
+
+def test_transposed_convolutions_start_from_their_real_fan_in():
+    """nn.ConvTranspose2d's default bound comes from its output channels: G's last layer (64 -> 1) drew U(+-1/4)
+    and its images started saturated under a period-4 grid of dots, which WGAN-GP (no N(0, 0.02) init) kept for
+    hundreds of steps. Each output pixel sums in_channels x (kernel / stride)^2 terms (in_channels on the 1 x 1
+    input of the first layer): the bound is 1 / sqrt of that, as nn.Conv2d's."""
+    torch.manual_seed(0)
+    G = ConvGenerator(100, (1, 28, 28), 64, "batch")
+    layers = [m for m in G.net if isinstance(m, torch.nn.ConvTranspose2d)]
+    for layer, fan_in in zip(layers, (100, 128 * 4, 64 * 4), strict=True):
+        bound = fan_in ** -0.5
+        assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.9 * bound
+    with torch.no_grad():
+        x = G(torch.randn(512, 100))
+    assert (x.abs() > 0.99).float().mean() < 0.001  # PyTorch's default bound: 11 % of the pixels saturated
+    phases = torch.stack([x.mean(0)[0, i::4, j::4].mean() for i in range(4) for j in range(4)])
+    assert phases.std() < 0.2  # PyTorch's default bound: 0.33, the grid of dots

@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import os
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -123,14 +124,16 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
         f"-> {run_dir}")
     if ranks.lead:
         write_status(run_dir, "running", step=trainer.step)
+    first_step, wall, cpu = trainer.step, time.perf_counter(), time.process_time()
     with writing(run_dir, "Fix that (the last checkpoint is kept) and go on with "
                           f"`ganlab train resume={run_dir} trainer.steps={cfg.trainer.steps}`."):
         trainer.fit()
     if trainer.stopped_by is not None:  # its status stays "running": `ganlab report` shows it as stopped
         stopped(run_dir, trainer.step, cfg.trainer.steps, trainer.stopped_by, HydraConfig.get())
         return {}  # a submitit job that was stopped (the others exited in stopped())
-    if ranks.lead:
-        write_status(run_dir, "done", step=trainer.step)
+    if ranks.lead:  # the time this process trained and evaluated, from first_step (> 0 when it resumed)
+        write_status(run_dir, "done", step=trainer.step, first_step=first_step,
+                     seconds=round(time.perf_counter() - wall, 1), cpu_seconds=round(time.process_time() - cpu, 1))
     return trainer.final_metrics
 
 

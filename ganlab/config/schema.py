@@ -47,7 +47,7 @@ class ModelConfig:
     z_dim: int = key(100, lo=1, hi=65536)
     g_norm: Norm = Norm.none
     d_norm: Norm = Norm.none
-    init_std: float | None = key(None, above=0, hi=10)  # N(0, std) weights as in DCGAN; None: PyTorch's default
+    init_std: float | None = key(None, above=0, hi=10)  # N(0, std) weights as in DCGAN; None: PyTorch's default (by the real fan-in)
     spectral_norm: bool = False  # spectral normalisation of every D layer
     # the generator's exponential moving average (training/ema.py): its half-life in generated images (generator
     # steps x batch size); 0: off. Samples, evaluation, best.pt and `ganlab sample` / `eval` use the average.

@@ -7,6 +7,7 @@ convolution that gives one logit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from omegaconf import DictConfig
@@ -36,6 +37,23 @@ def conv_plan(size: int) -> tuple[int, int]:
     raise ValueError(f"image side {size} is not 4*2^k or 7*2^k (8, 14, 16, 28, 32, 56, 64, ...)")
 
 
+def fan_in_init(layer: nn.ConvTranspose2d) -> None:
+    """PyTorch's default init (U(+-1/sqrt(fan_in)), as for ``nn.Conv2d``) with a transposed convolution's real fan-in.
+
+    ``nn.ConvTranspose2d`` computes its default bound from the weight's second dimension, its *output* channels
+    (pytorch/pytorch#30079), so the last layer of G (64 channels -> 1, kernel 4) drew its weights from
+    U(+-1/4) where each output pixel sums 64 x 2 x 2 = 256 terms (U(+-1/16)). Its outputs start 4x too large,
+    tanh saturates, and the per-phase sums of the stride-2 kernels give the image a fixed pattern of period 4 (a
+    grid of bright dots) that early WGAN-GP training has not removed after 500 steps. Each output pixel sums
+    in_channels x (kernel / stride)^2 terms (in_channels on the 1 x 1 input of the first layer, ``stride == 1``)."""
+    taps = (layer.kernel_size[0] // layer.stride[0]) * (layer.kernel_size[1] // layer.stride[1]) \
+        if layer.stride[0] > 1 else 1
+    bound = 1 / math.sqrt(layer.in_channels * taps)
+    nn.init.uniform_(layer.weight, -bound, bound)
+    if layer.bias is not None:
+        nn.init.uniform_(layer.bias, -bound, bound)
+
+
 class ConvGenerator(nn.Module):
     """z -> ConvTranspose to base x base -> k x (ConvTranspose stride 2, norm, ReLU) -> tanh image."""
 
@@ -56,6 +74,9 @@ class ConvGenerator(nn.Module):
             width //= 2
         blocks += [nn.ConvTranspose2d(width, out_shape[0], 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*blocks)
+        for layer in self.net:
+            if isinstance(layer, nn.ConvTranspose2d):
+                fan_in_init(layer)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         return self.net(with_label(z, y, self.num_classes)[:, :, None, None])
