@@ -13,6 +13,10 @@ import pytest
 # OpenMP threads that sleep while waiting, as the `ganlab` command sets them: in-process tests on a shared
 # 2-core machine otherwise spin against the subprocesses they start.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `pytest -n auto`: one worker per core already, so each worker (and the commands it starts) computes in one
+    # thread; a second one would only wait for the other worker's core
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parent.parent  # the checkout these tests belong to
 GANLAB = str(Path(sys.executable).with_name("ganlab"))

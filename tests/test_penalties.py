@@ -128,7 +128,7 @@ def test_penalties_and_their_gradients_on_a_linear_critic(slope):
         D = Quadratic(0.0, a)
         term = penalty(D, real, fake, None)
         (got,) = torch.autograd.grad(term, D.w)
-        assert float(term) == pytest.approx(value, abs=1e-6), penalty.name
+        assert float(term.detach()) == pytest.approx(value, abs=1e-6), penalty.name
         torch.testing.assert_close(got, grad, msg=penalty.name)
 
 
