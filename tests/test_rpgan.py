@@ -97,7 +97,7 @@ def test_the_generator_step_pairs_fakes_with_real_outputs_of_the_updated_d():
     stats, _ = step(data)
     fake, real = objective.seen
     assert real.shape == fake.shape == (16,) and not real.requires_grad and fake.requires_grad
-    assert float(stats["Loss/G"]) == pytest.approx(float(F.softplus(real - fake).mean()))
+    assert float(stats["Loss/G"]) == pytest.approx(float(F.softplus(real - fake).mean().detach()))
     # the real batch is the last D step's, scored by D after that step's update
     torch.manual_seed(1)
     data.sample(16), torch.randn(16, 4)  # the first D step's real batch and its fakes' noise
@@ -111,7 +111,7 @@ def test_r1r2_is_r1_plus_r2():
     D, real, fake = TinyD(), torch.randn(32, 2), torch.randn(32, 2) + 3
     reported = {}
     total = build_penalty({"name": "r1r2", "weight": 3.0})(D, real, fake, None, lambda t, v: reported.__setitem__(t, v))
-    r1, r2 = R1(3.0)(D, real, fake, None), R2(3.0)(D, real, fake, None)
+    total, r1, r2 = total.detach(), R1(3.0)(D, real, fake, None).detach(), R2(3.0)(D, real, fake, None).detach()
     assert float(total) == pytest.approx(float(r1 + r2), rel=1e-6) and float(r1) > 0 and float(r2) > 0
     assert float(reported["Penalty/r1r2"]) == pytest.approx(float(total))
     assert {"Penalty/r1", "Penalty/r2", "Penalty/r1_grad_norm", "Penalty/r2_grad_norm"} <= reported.keys()
