@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from sweep_runs import finite, ganlab_command, launcher  # noqa: E402 -- beside this script
+
 # PacGAN, Table 1 (mean over 10 trials): modes, high-quality samples, reverse KL
 PUBLISHED = {
     ("GAN (PacGAN Table 1)", "ring8"): (6.3, 0.982, 0.45),
@@ -34,11 +36,6 @@ PUBLISHED = {
 }
 TARGET = {"data": "grid25", "modes": 25, "hq_fraction": 0.95, "reverse_kl": 0.02}  # ganlab's best preset, averaged
 METRICS = ("modes", "hq_fraction", "reverse_kl")
-
-
-def ganlab_command() -> str:
-    exe = Path(sys.executable).with_name("ganlab")
-    return str(exe) if exe.exists() else "ganlab"
 
 
 def sweep(model: str, datasets: list[str], seeds: list[int], steps: int | None, out: Path, jobs: int, threads: int,
@@ -50,7 +47,7 @@ def sweep(model: str, datasets: list[str], seeds: list[int], steps: int | None, 
     args = [ganlab_command(), "train", "-m", f"model={model}", f"data={','.join(datasets)}",
             f"seed={','.join(map(str, seeds))}", "eval.at_end=true", "trainer.progress=false",
             f"hydra.sweep.dir={sweep_dir}", "hydra.sweep.subdir=${data.name}_seed${seed}",
-            *(["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"] if jobs > 1 else []),
+            *launcher(jobs),
             *([f"trainer.steps={steps}"] if steps else []), *extra]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -120,21 +117,10 @@ def parse_steps(text: str | None) -> dict[str, int]:
     return {k: int(v) for k, v in (item.split("=", 1) for item in text.split(","))}
 
 
-def _finite(value: object) -> object:
-    """``value`` with NaN and infinities as None, so the JSON file is standard JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def write_json(path: Path, seeds: list[int], steps: dict[str, int], threads: int, seconds: float,
                results: dict[tuple[str, str], dict[str, float]], per_seed: dict[str, list[dict[str, float]]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_finite({
+    path.write_text(json.dumps(finite({
         "seeds": seeds, "steps": steps, "threads": threads, "wall_seconds": seconds,
         "summary": {f"{m}/{d}": s for (m, d), s in results.items()},
         "runs": per_seed,

@@ -30,6 +30,8 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # ganlab's atomic writes from this checkout
 
+from sweep_runs import finite, ganlab_command, launcher  # noqa: E402 -- beside this script
+
 from ganlab.files import write_text  # noqa: E402
 
 # PacGAN (Lin et al. 2018), Table 3, as quoted in ganlab's issue 14: modes covered, reverse KL
@@ -38,15 +40,9 @@ TARGET = {"modes": 1000, "reverse_kl": 0.05}
 METRICS = ("modes", "reverse_kl")
 
 
-def ganlab_command() -> str:
-    exe = Path(sys.executable).with_name("ganlab")
-    return str(exe) if exe.exists() else "ganlab"
-
-
 def sweep_command(model: str, root: str, seeds: list[int], jobs: int, out: Path, overrides: list[str]) -> list[str]:
     """One ``ganlab train -m`` over the seeds; ``jobs`` > 1 runs them side by side through Hydra's joblib launcher."""
-    launcher = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"] if jobs > 1 else []
-    return [ganlab_command(), "train", "-m", *launcher, f"model={model}", "data=stacked_mnist", f"data.root={root}",
+    return [ganlab_command(), "train", "-m", *launcher(jobs), f"model={model}", "data=stacked_mnist", f"data.root={root}",
             f"seed={','.join(str(s) for s in seeds)}", "trainer.progress=false", f"hydra.sweep.dir={out}", *overrides]
 
 
@@ -88,17 +84,6 @@ def table(model: str, rows: list[dict[str, float]], total: dict[str, float]) -> 
     return "\n".join(lines)
 
 
-def _finite(value: object) -> object:
-    """``value`` with NaN and infinities as None, so the JSON file is standard JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="gan", help="the ganlab model preset (its stacked_mnist tuning applies)")
@@ -123,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"target (1,000 modes, reverse KL <= 0.05, mean over seeds): {'MET' if met else 'NOT MET'}; "
           f"{len(rows)} of {len(seeds)} runs finished in {wall / 60:.1f} min ({os.cpu_count()} CPU cores)")
     if a.json:
-        write_text(a.json, json.dumps(_finite({
+        write_text(a.json, json.dumps(finite({
             "model": a.model, "seeds": seeds, "jobs": a.jobs, "overrides": a.overrides, "wall_seconds": wall,
             "runs": rows, "summary": total, "target": TARGET,
             "published": {k: dict(zip(METRICS, v, strict=True)) for k, v in PUBLISHED.items()}}), indent=2) + "\n")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sweep_runs import ganlab_command, launcher  # noqa: E402 -- beside this script
 
 MODELS = ("gan", "cgan", "dcgan", "wgan", "wgan_gp")
 DATA = ("mnist", "fashion_mnist")
@@ -39,17 +40,11 @@ METRICS = ("class_kl", "fid_classifier", "label_accuracy")
 TARGETS = {"data": "mnist", "class_kl": 0.05, "label_accuracy": 0.95, "fid_ratio": 5.0}
 
 
-def ganlab_command() -> str:
-    exe = Path(sys.executable).with_name("ganlab")
-    return str(exe) if exe.exists() else "ganlab"
-
-
 def sweep_command(data: str, models: list[str], out: Path, root: str, jobs: int, steps: int | None,
                   overrides: list[str]) -> list[str]:
     """The ``ganlab train -m`` command that trains (or continues) every model on ``data`` in ``out/data``."""
-    launcher = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"] if jobs > 1 else []
     return [ganlab_command(), "train", "-m", f"model={','.join(models)}", f"data={data}", f"data.root={root}",
-            "eval.at_end=true", "trainer.progress=false", f"hydra.sweep.dir={out / data}", *launcher,
+            "eval.at_end=true", "trainer.progress=false", f"hydra.sweep.dir={out / data}", *launcher(jobs),
             *([f"trainer.steps={steps}"] if steps else []), *overrides]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -12,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def zoo() -> ModuleType:
+    if str(ROOT / "scripts") not in sys.path:  # zoo.py imports sweep_runs.py from beside it, as when run
+        sys.path.insert(0, str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location("zoo", ROOT / "scripts" / "zoo.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
