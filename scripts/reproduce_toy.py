@@ -6,9 +6,9 @@ Trains each model preset on ``ring8`` and ``grid25`` for several seeds with one 
 evaluates the last generator with the VEEGAN / PacGAN protocol (2,500 samples; high quality = within 3 standard
 deviations of the nearest mode) and prints the mean and spread over seeds beside the published numbers.
 
-    python scripts/reproduce_toy.py --json toy.json                 # gan, wgan, wgan_gp x ring8, grid25 x 5 seeds
+    python scripts/reproduce_toy.py --json toy.json                 # gan, wgan, wgan_gp, rpgan x ring8, grid25 x 5 seeds
     python scripts/reproduce_toy.py --jobs 2 --json toy.json        # two runs at once, one CPU thread each
-    python scripts/reproduce_toy.py --models gan --label rpgan objective=rpgan penalty=r1r2 penalty.weight=0.1 penalty.every=16
+    python scripts/reproduce_toy.py --models gan --label gan_hinge objective=hinge   # a preset with overrides
     python scripts/reproduce_toy.py --models gan --threads 2        # each run on 2 threads (float sums differ)
     python scripts/reproduce_toy.py --models wgan_gp --data grid25 --seeds 2 --steps 2000
 """
@@ -131,7 +131,7 @@ def write_json(path: Path, seeds: list[int], steps: dict[str, int], threads: int
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default="gan,wgan,wgan_gp", help="ganlab model presets, comma-separated")
+    p.add_argument("--models", default="gan,wgan,wgan_gp,rpgan", help="ganlab model presets, comma-separated")
     p.add_argument("--data", default="grid25,ring8", help="2-D mixtures, comma-separated")
     p.add_argument("--seeds", default="5", help="a count (5 -> seeds 0..4) or a comma-separated list of seeds")
     p.add_argument("--steps", default=None,
@@ -143,7 +143,7 @@ def main() -> int:
     p.add_argument("--out", default="outputs/reproduce_toy", help="where the runs are written")
     p.add_argument("--json", default=None, help="write the per-seed results and the summary here")
     p.add_argument("--label", default=None,
-                   help="the rows' name in place of the model's, for one model with overrides (e.g. rpgan)")
+                   help="the rows' name in place of the model's, for one model with overrides (e.g. gan_hinge)")
     p.add_argument("overrides", nargs="*", help="extra ganlab key=value overrides for every run")
     a = p.parse_args()
     if a.label and "," in a.models:

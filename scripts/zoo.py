@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The model zoo: every preset trained on MNIST and Fashion-MNIST for a stated budget, evaluated, in one table.
 
-One ``ganlab train -m`` sweep per data set trains ``model=gan,cgan,dcgan,wgan,wgan_gp`` with their
+One ``ganlab train -m`` sweep per data set trains ``model=gan,cgan,dcgan,wgan,wgan_gp,rpgan`` with their
 ``configs/model_data/<model>_<data>.yaml`` presets (the budget: each one's ``trainer.steps``) and evaluates each
 run at its end (``metrics.json``, with the real data's reference). The table gives each run's steps, its time
 (wall and CPU seconds of the process that finished it, from its ``status.json``) and its metrics beside the
@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from sweep_runs import ganlab_command, launcher  # noqa: E402 -- beside this script
 
-MODELS = ("gan", "cgan", "dcgan", "wgan", "wgan_gp")
+MODELS = ("gan", "cgan", "dcgan", "wgan", "wgan_gp", "rpgan")
 DATA = ("mnist", "fashion_mnist")
 METRICS = ("class_kl", "fid_classifier", "label_accuracy")
 # issue 14's targets on MNIST: every model covers the classes; cgan draws the class asked for; the best model's

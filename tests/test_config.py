@@ -28,7 +28,11 @@ def test_presets_carry_their_papers_hyperparameters():
             dcgan["trainer"]["batch_size"]) == (0.02, "batch", 0.5, 2e-4, 128)
     cgan = composed("model=cgan")
     assert cgan["model"]["conditional"] is True and cgan["objective"]["name"] == "non_saturating"
-    assert composed("model=gan", "data=mnist")["optim"]["decay_steps"] is None  # no decay unless asked for
+    assert composed("model=gan", "data=cifar10")["optim"]["decay_steps"] is None  # no decay unless asked for
+    rp = composed("model=rpgan")
+    assert (rp["objective"]["name"], rp["penalty"]["name"], rp["penalty"]["weight"], rp["penalty"]["every"]) == (
+        "rpgan", "r1r2", 0.1, 16)
+    assert (rp["model"]["d_norm"], rp["optim"]["beta1"], rp["optim"]["beta2"]) == ("none", 0.0, 0.99)
 
 
 def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
@@ -53,6 +57,13 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
             grid["trainer"]["steps"] = grid["optim"]["decay_steps"] = 10000
         assert {k: ring[k] for k in ("model", "optim", "penalty", "trainer")} == {
             k: grid[k] for k in ("model", "optim", "penalty", "trainer")}
+    for data in ("grid25", "ring8"):  # rpgan's toy presets: the gan tuning with R3GAN's objective and R1 + R2
+        rp = composed("model=rpgan", f"data={data}")
+        gan = composed("model=gan", f"data={data}", "objective=rpgan", "penalty=r1r2", "penalty.weight=0.1",
+                       "penalty.every=16")
+        assert (rp["model"].pop("name"), rp["model"].pop("arch"), gan["model"].pop("name"), gan["model"].pop("arch")) == (
+            "rpgan", "auto", "gan", "mlp")  # auto: an MLP on 2-D points
+        assert rp == gan
     digits = composed()  # the default run, model=gan data=digits: configs/model_data/gan_digits.yaml
     assert (digits["model"]["hidden"], digits["model"]["ema"], digits["trainer"]["steps"]) == (512, 0.0, 3000)
     assert (digits["penalty"]["name"], digits["penalty"]["weight"], digits["penalty"]["every"]) == ("r1", 0.1, 16)

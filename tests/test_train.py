@@ -35,7 +35,7 @@ from ganlab.training.state import resumed_config
 from ganlab.training.step import GANStep
 
 pytestmark = pytest.mark.usefixtures("single_thread")
-MODELS = ["gan", "cgan", "dcgan", "wgan", "wgan_gp"]
+MODELS = ["gan", "cgan", "dcgan", "wgan", "wgan_gp", "rpgan"]
 BASE_TAGS = {"Loss/D", "Loss/G", "D/real", "D/fake", "D/gap", "Diversity/pairwise", "GradNorm/D", "GradNorm/G",
              "LR/D", "LR/G", "Speed/img_per_s"}
 
@@ -50,9 +50,12 @@ def assert_run_complete(run: Path, model: str, evaluated: bool, steps: int = 20)
     end, which also keeps that evaluation as the best)."""
     scalars = read_scalars(run)
     expected = set(BASE_TAGS)
-    expected.add("Wasserstein/estimate" if model in ("wgan", "wgan_gp") else "Divergence/jensen_shannon")
+    expected.add({"wgan": "Wasserstein/estimate", "wgan_gp": "Wasserstein/estimate",
+                  "rpgan": "Divergence/relativistic_pairing"}.get(model, "Divergence/jensen_shannon"))
     if model == "wgan_gp":
         expected |= {"Penalty/gp", "Penalty/gp_grad_norm"}
+    if model == "rpgan":  # lazy: on D steps 0 and 16 of 20, so in two of the four logging windows
+        expected |= {"Penalty/r1r2", "Penalty/r1", "Penalty/r2"}
     assert expected <= scalars.keys(), f"{run.name}: missing {expected - scalars.keys()}"
     assert [s for s, _ in scalars["Loss/D"]] == list(range(5, steps + 1, 5))
     assert "Samples" in read_image_tags(run)
