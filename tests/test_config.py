@@ -69,8 +69,8 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
     assert (digits["penalty"]["name"], digits["penalty"]["weight"], digits["penalty"]["every"]) == ("r1", 0.1, 16)
     assert (digits["optim"]["lr"], digits["optim"]["decay_steps"]) == (2e-3, 3000)
     stacked = composed("model=dcgan", "data=stacked_mnist")  # configs/model_data/dcgan_stacked_mnist.yaml
-    assert (stacked["model"]["channels"], stacked["penalty"]["name"], stacked["penalty"]["every"]) == (32, "r1", 16)
-    assert (stacked["optim"]["lr"], stacked["optim"]["decay_steps"], stacked["trainer"]["steps"]) == (1e-3, 4000, 4000)
+    assert (stacked["model"]["channels"], stacked["penalty"]["name"], stacked["penalty"]["every"]) == (64, "r1", 16)
+    assert (stacked["optim"]["lr"], stacked["optim"]["decay_steps"], stacked["trainer"]["steps"]) == (1e-3, 13000, 13000)
     plain = composed("model=gan", "data=mnist")
     assert (plain["model"]["hidden"], plain["penalty"]["name"]) == (512, "none")
     assert composed("model=gan", "data=grid25", "penalty=none")["penalty"]["name"] == "none"
