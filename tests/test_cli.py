@@ -35,7 +35,7 @@ def test_help_lists_commands_without_importing_torch():
 
 def test_train_help_is_hydras(tmp_path):
     proc = run_ganlab("train", "--help", cwd=tmp_path)
-    assert "model: cgan, dcgan, gan, wgan, wgan_gp" in proc.stdout
+    assert "model: cgan, dcgan, gan, rpgan, wgan, wgan_gp" in proc.stdout
 
 
 def test_configs_are_found_from_any_directory_and_a_user_config_dir_adds_options(tmp_path):
