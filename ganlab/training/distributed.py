@@ -19,6 +19,7 @@ One run, W processes ("ranks"), each on its own device (``cuda:<local rank>``, o
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import warnings
@@ -190,10 +191,18 @@ def join() -> Ranks:
     if ranks.world == 1 or dist.is_initialized():
         return ranks
     dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo", timeout=TIMEOUT)
-    atexit.register(dist.destroy_process_group)
+    atexit.register(_leave)
     if not ranks.lead:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- for the rest of the process
     return ranks
+
+
+def _leave() -> None:
+    """At exit, every rank waits for the others before the group is torn down: a rank that left while rank 0 still
+    evaluated made gloo abort it ("terminate called without an active exception", exit -6) now and then."""
+    with contextlib.suppress(RuntimeError):  # a peer already gone: torchrun reports that rank's failure
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def agree_run_dir(ranks: Ranks, run_dir: Path) -> Path:
