@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from formats import write_idx  # noqa: E402 -- the tests' writer of MNIST-format files
 
-from ganlab.commands.config import compose_config  # noqa: E402
+from ganlab.commands.compose import compose_config  # noqa: E402
 from ganlab.models import build_models  # noqa: E402
 from ganlab.training.loop import Trainer  # noqa: E402
 

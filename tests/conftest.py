@@ -173,7 +173,7 @@ def train_run(run_dir: Path, *overrides: str, fast: bool = True) -> subprocess.C
 
 def tiny_trainer(run_dir: Path, *overrides: str):
     """A :class:`Trainer` built in-process with the tiny settings (later overrides win), on the CPU in fp32."""
-    from ganlab.commands.config import compose_config
+    from ganlab.commands.compose import compose_config
     from ganlab.training.loop import Trainer
 
     cfg = compose_config([*FAST, "device=cpu", "device.precision=fp32", *overrides])

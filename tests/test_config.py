@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from ganlab.commands.config import compose_config
+from ganlab.commands.compose import compose_config
 from ganlab.errors import GanlabError
 
 

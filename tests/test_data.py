@@ -8,7 +8,7 @@ import torch
 from conftest import make_cifar10, make_image_folder, make_mnist, write_idx
 from omegaconf import OmegaConf
 
-from ganlab.commands.config import schema
+from ganlab.commands.compose import schema
 from ganlab.data import load_dataset
 from ganlab.data.base import ImageTensors
 from ganlab.data.idx import read_idx

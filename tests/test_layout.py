@@ -30,18 +30,34 @@ LAYERS = {
 }
 
 
-def imports_of(path: Path) -> list[tuple[int, str]]:
-    """Every ganlab module ``path`` imports, with its line: top-level and inside functions alike."""
-    out = []
-    for node in ast.walk(ast.parse(path.read_text())):
+def _type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def imports_of(path: Path, typing_too: bool = True) -> list[tuple[int, str]]:
+    """Every ganlab module ``path`` imports, with its line: top-level and inside functions alike (and, unless
+    ``typing_too`` is false, under ``if TYPE_CHECKING:``, which never runs)."""
+    out, todo = [], [ast.parse(path.read_text())]
+    while todo:
+        node = todo.pop()
+        if not typing_too and _type_checking(node):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         else:
             continue
-        out += [(node.lineno, n) for n in names if n.startswith("ganlab.")]
-    return out
+        out += [(node.lineno, n) for n in names if n.startswith("ganlab.") and module_file(n)]
+    return sorted(out)
+
+
+def module_file(module: str) -> Path | None:
+    """The file of a ganlab module (a package's ``__init__.py``), None for a name that is no module."""
+    path = PACKAGE.parent.joinpath(*module.split("."))
+    found = [p for p in (path.with_suffix(".py"), path / "__init__.py") if p.is_file()]
+    return found[0] if found else None
 
 
 def unit(module: str) -> str:
@@ -65,6 +81,29 @@ def test_every_import_points_down_a_layer():
 def test_no_module_is_longer_than_about_300_lines():
     long = {str(p.relative_to(REPO)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 320}
     assert not long, long
+
+
+def test_no_two_modules_import_each_other_even_through_others():
+    """At module granularity: no chain of imports (inside functions too; not the annotations' ``if
+    TYPE_CHECKING:`` imports, which never run) leads from a module back to itself."""
+    graph = {p: {module_file(m) for _, m in imports_of(p, typing_too=False)} - {p} for p in PACKAGE.rglob("*.py")}
+    state: dict[Path, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def visit(node: Path, path: list[Path]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                cycles.append(" -> ".join(str(p.relative_to(REPO)) for p in cycle))
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    assert not cycles, "\n".join(cycles)
 
 
 # ------------------------------------------------------------------------------------------ adding a part

@@ -11,7 +11,7 @@ import torch
 from conftest import tiny_trainer
 from omegaconf import OmegaConf
 
-from ganlab.commands.config import compose_config, config_dir
+from ganlab.commands.compose import compose_config, config_dir
 from ganlab.errors import GanlabError
 from ganlab.objectives import OBJECTIVES, build_objective
 from ganlab.objectives.fgan import FDivergence, safe_exp

@@ -12,7 +12,7 @@ from conftest import tiny_trainer
 from omegaconf import OmegaConf
 from torch import nn
 
-from ganlab.commands.config import compose_config, config_dir
+from ganlab.commands.compose import compose_config, config_dir
 from ganlab.data import load_dataset, spec_of
 from ganlab.models import build_models
 from ganlab.objectives import PENALTIES, build_objective, build_penalty

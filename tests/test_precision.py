@@ -11,7 +11,7 @@ from conftest import read_scalars, tiny_trainer
 from omegaconf import OmegaConf
 
 import ganlab.training.device as device_module
-from ganlab.commands.config import compose_config
+from ganlab.commands.compose import compose_config
 from ganlab.commands.train import train
 from ganlab.training.device import autocast_dtype, cpu_has_bf16_matrix_units
 from ganlab.training.loop import Trainer

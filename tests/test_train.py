@@ -22,7 +22,7 @@ from conftest import (
     trained,
 )
 
-from ganlab.commands.config import compose_config, schema
+from ganlab.commands.compose import compose_config, schema
 from ganlab.commands.train import main as train_main
 from ganlab.data import spec_of
 from ganlab.data.base import ImageTensors

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from ganlab.commands.sample import check_out, open_run
+from ganlab.commands.trained_run import check_out, open_run
 from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
@@ -39,7 +39,7 @@ def run_config(a: DictConfig, state: dict, path: Path) -> DictConfig:
     """The run's config from its checkpoint, with what the command line changes (n, data.root, data.path)."""
     from omegaconf.errors import OmegaConfBaseException
 
-    from ganlab.commands.config import check, schema
+    from ganlab.commands.compose import check, schema
 
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(schema()), state["config"])

@@ -50,7 +50,7 @@ def check_search(args: list[str]) -> list[str]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    from ganlab.commands.train import check_override_keys, compose_app
+    from ganlab.commands.compose import check_override_keys, compose_app
     from ganlab.metrics.base import HEADLINES
 
     words = [a for a in args if "=" in a and not a.startswith("-")]
