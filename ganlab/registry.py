@@ -23,9 +23,6 @@ from ganlab.errors import GanlabError
 
 T = TypeVar("T")
 
-# every registry, by the config key that names its parts
-ALL: dict[str, Registry[Any]] = {}
-
 
 class Registry(Generic[T]):
     """Parts of one kind, by name. ``key`` is the config key that picks one (e.g. ``objective.name``)."""
@@ -36,7 +33,6 @@ class Registry(Generic[T]):
         self._parts: dict[str, T] = {}
         self._params: dict[str, type] = {}
         self._discovered = False
-        ALL[key] = self
 
     def register(self, name: str, params: type | None = None) -> Callable[[T], T]:
         """Decorator: register the decorated class or function as ``name``; ``params`` is a dataclass of the

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import ganlab
-from ganlab.objectives.theory import PAIRS
+from ganlab.theory import PAIRS
 
 PACKAGE = Path(ganlab.__file__).resolve().parent
 REPO = PACKAGE.parent
@@ -23,7 +23,7 @@ LAYERS = {
     "errors": 0, "registry": 0, "console": 0, "figures": 0, "files": 0, "shares": 0, "memory": 0,
     "config": 1,
     "data": 2, "models": 2, "objectives": 2,
-    "runs": 3,
+    "runs": 3, "theory": 3,
     "metrics": 4,
     "training": 5,
     "commands": 6, "cli": 6, "__main__": 6, "__init__": 6,
@@ -76,6 +76,12 @@ def test_every_import_points_down_a_layer():
             if not allowed:
                 bad.append(f"ganlab/{rel}:{line} imports {target} (layer {LAYERS[there]} from layer {LAYERS[here]})")
     assert not bad, "\n".join(bad)
+
+
+def test_theory_is_imported_only_by_tests_and_scripts():
+    """``ganlab/theory.py`` (closed forms and quadrature for the checks) is never imported by a run."""
+    users = [f"{p.relative_to(REPO)}:{line}" for p in PACKAGE.rglob("*.py") for line, m in imports_of(p) if m == "ganlab.theory"]
+    assert not users, users
 
 
 def test_no_module_is_longer_than_about_300_lines():
@@ -178,7 +184,7 @@ def load_bars(cfg):
 '''
 THEORY = """
 from ganlab.objectives import build_objective
-from ganlab.objectives.theory import PAIRS, expected_d_loss, optimal_outputs, true_value
+from ganlab.theory import PAIRS, expected_d_loss, optimal_outputs, true_value
 from functools import partial
 import torch
 obj = build_objective("ls_symmetric")

@@ -16,7 +16,7 @@ from ganlab.errors import GanlabError
 from ganlab.objectives import OBJECTIVES, build_objective
 from ganlab.objectives.fgan import FDivergence, safe_exp
 from ganlab.objectives.penalties import GradientPenalty, Penalty
-from ganlab.objectives.theory import (
+from ganlab.theory import (
     PAIRS,
     Gaussian,
     critic_outputs,
@@ -60,7 +60,7 @@ def test_closed_forms_of_the_true_values():
     assert true_value("total_variation", *A) == pytest.approx(math.erf(0.5 / math.sqrt(2)), abs=1e-7)
     jsd = true_value("jensen_shannon", *B)
     assert 0 < jsd < math.log(2)
-    assert true_value("gan", *B) == pytest.approx(2 * jsd - math.log(4))
+    assert true_value("gan_divergence", *B) == pytest.approx(2 * jsd - math.log(4))
 
 
 @pytest.mark.parametrize("name", CLOSED_FORM)
@@ -142,7 +142,7 @@ def test_saturating_and_non_saturating_generator_losses():
     """Non-saturating: G maximises E_Q[g_f(v)]; saturating: G minimises -E_Q[f*(g_f(v))] (the bound's Q term).
     For the GAN divergence these are the non-saturating and minimax generator losses of Goodfellow et al."""
     v = torch.linspace(-5, 5, 11)
-    ns, sat = build_objective("gan"), OBJECTIVES["gan"](non_saturating=False)
+    ns, sat = build_objective("gan_divergence"), OBJECTIVES["gan_divergence"](non_saturating=False)
     assert torch.allclose(ns.g_loss(v), build_objective("non_saturating").g_loss(v))
     assert torch.allclose(sat.g_loss(v), build_objective("minimax").g_loss(v))
     kl_ns, kl_sat = build_objective("kl"), OBJECTIVES["kl"](non_saturating=False)
@@ -194,7 +194,7 @@ def test_discriminator_losses_are_their_papers_formulas():
     sr, sf = torch.sigmoid(real), torch.sigmoid(fake)
     bce = -(torch.log(sr).mean() + torch.log(1 - sf).mean())
     expected = {
-        "minimax": bce, "non_saturating": bce, "gan": bce,
+        "minimax": bce, "non_saturating": bce, "gan_divergence": bce,
         "wasserstein": fake.mean() - real.mean(),
         "hinge": torch.relu(1 - real).mean() + torch.relu(1 + fake).mean(),
         "least_squares": 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean(),

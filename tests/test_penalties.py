@@ -25,7 +25,7 @@ from ganlab.objectives.penalties import (
     WeightClip,
     input_grad_norm,
 )
-from ganlab.objectives.theory import PAIRS, Gaussian, fit_critic
+from ganlab.theory import PAIRS, Gaussian, fit_critic
 from ganlab.training.step import GANStep
 
 pytestmark = pytest.mark.usefixtures("single_thread")

@@ -15,7 +15,7 @@ from ganlab.data.toys import grid25
 from ganlab.objectives import OBJECTIVES, build_objective, build_penalty
 from ganlab.objectives.penalties import R1, R2
 from ganlab.objectives.rpgan import RelativisticPairing
-from ganlab.objectives.theory import PAIRS, Gaussian, fit_critic
+from ganlab.theory import PAIRS, Gaussian, fit_critic
 from ganlab.training.step import GANStep
 
 pytestmark = pytest.mark.usefixtures("single_thread")

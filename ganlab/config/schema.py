@@ -161,7 +161,7 @@ SECTION_TYPES = {"model": ModelConfig, "objective": ObjectiveConfig, "penalty": 
 
 def train_schema(registries: dict[str, Any]) -> type:
     """The whole schema: :class:`TrainConfig` whose part sections carry the keys their parts own.
-    ``registries`` maps a registry key (``model.arch``) to its registry (``ganlab.registry.ALL``)."""
+    ``registries`` maps a registry key (``model.arch``) to its registry."""
     sections = {name: _extend(SECTION_TYPES[name], registries[reg].params()) for name, reg in PART_SECTIONS.items()}
     return dataclasses.make_dataclass(
         "TrainConfig", [(name, typ, field(default_factory=typ)) for name, typ in sections.items()], bases=(TrainConfig,))

@@ -103,7 +103,7 @@ class ConvDiscriminator(nn.Module):
 
 
 @NETWORKS.register("conv", params=ConvParams)
-class DCGAN(Networks):
+class Conv(Networks):
     """DCGAN's strided convolutions: images whose side is 4 * 2^k or 7 * 2^k."""
 
     kinds = ("image",)

@@ -12,7 +12,7 @@ class Objective:
     D's loss is a sum of a mean over real outputs and a mean over fake outputs; ``loss_real`` and
     ``loss_fake`` give the per-sample terms, so the same loss can be integrated against densities.
 
-    An objective also declares its theory, which ``objectives/theory.py`` and the tests read: the quantity its
+    An objective also declares its theory, which ``ganlab/theory.py`` and the tests read: the quantity its
     estimate tends to at the optimal discriminator (``divergence``, a name theory knows, e.g. ``jensen_shannon``
     or ``total_variation``) and that discriminator's raw output as a function of the log density ratio
     (:meth:`optimal_output`). An objective whose optimum has no closed form says so (``closed_form = False``);
@@ -24,10 +24,10 @@ class Objective:
     """
 
     name: str = ""
-    divergence: str | None = None  # what estimate() tends to at the optimal D (see objectives/theory.py)
+    divergence: str | None = None  # what estimate() tends to at the optimal D (see ganlab/theory.py)
     estimate_tag: str | None = None  # the TensorBoard tag of estimate(), if the objective has one
     probabilistic: bool = False  # D outputs a logit of P(real): D/real and D/fake are logged as sigmoids
-    closed_form: bool = True  # objectives/theory.py knows what the optimal D gives (divergence, optimal_output)
+    closed_form: bool = True  # ganlab/theory.py knows what the optimal D gives (divergence, optimal_output)
     relativistic: bool = False  # g_loss(fake, real) needs D's outputs for the real batch too
 
     def optimal_output(self, log_ratio: Tensor) -> Tensor | None:
