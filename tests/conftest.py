@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent  # the checkout these tests belong
 GANLAB = str(Path(sys.executable).with_name("ganlab"))
 # tiny settings that keep one training run to a few seconds on a 2-core CPU
 FAST = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
-        "trainer.ckpt_every=10", "trainer.progress=false", "model.hidden=32", "model.channels=8", "model.z_dim=16",
+        "trainer.ckpt_every=10", "trainer.progress=false", "model.mlp.hidden=32", "model.conv.channels=8", "model.z_dim=16",
         "eval.n=200"]
 # env for runs of tiny networks: a second torch thread only adds waiting (3x slower on a busy 2-core machine)
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}

@@ -220,7 +220,7 @@ def test_one_training_step_with_every_penalty(toy_run, name):
     else:
         assert not tags
     if name == "clip":
-        assert max(float(p.detach().abs().max()) for p in t.D.parameters()) <= penalty.clip
+        assert max(float(p.detach().abs().max()) for p in t.D.parameters()) <= penalty.bound
 
 
 def test_spectral_norm_makes_each_layer_of_d_1_lipschitz(tmp_path):

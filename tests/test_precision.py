@@ -16,7 +16,7 @@ from ganlab.commands.train import train
 from ganlab.training.device import autocast_dtype, cpu_has_bf16_matrix_units
 from ganlab.training.loop import Trainer
 
-TINY = ["trainer.progress=false", "model.channels=8", "model.hidden=32", "model.z_dim=16", "device.type=cpu"]
+TINY = ["trainer.progress=false", "model.conv.channels=8", "model.mlp.hidden=32", "model.z_dim=16", "device.type=cpu"]
 
 
 @pytest.mark.parametrize("units", [True, False])

@@ -15,29 +15,31 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from ganlab.config import train_schema, validate
+from ganlab.config import TrainConfig, open_schema, validate
+from ganlab.config.parts import describe, key_error
 from ganlab.errors import GanlabError
 
 
 def registries() -> dict[str, Any]:
-    """Every registry of parts a run is built from, by the config key that names a part."""
+    """Every registry of parts a run is built from, by the config section whose part it names (a new section
+    of parts: its registry here and its section of shared keys in ``TrainConfig``)."""
     from ganlab.data import DATASETS
     from ganlab.models import NETWORKS
     from ganlab.objectives import OBJECTIVES, PENALTIES
 
-    return {r.key: r for r in (NETWORKS, OBJECTIVES, PENALTIES, DATASETS)}
+    return {r.key.split(".", 1)[0]: r for r in (NETWORKS, OBJECTIVES, PENALTIES, DATASETS)}
 
 
 @cache
-def schema() -> type:
-    """The full schema (``TrainConfig`` with the keys each registered part owns)."""
-    return train_schema(registries())
+def schema_node() -> DictConfig:
+    """The schema Hydra composes into: ``TrainConfig``, its part sections open to their parts' keys."""
+    return open_schema(TrainConfig, registries())
 
 
 def register_schema() -> None:
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="train_schema", node=schema())
+    ConfigStore.instance().store(name="train_schema", node=schema_node())
 
 
 def config_dir() -> Path:
@@ -49,9 +51,45 @@ def config_dir() -> Path:
     raise GanlabError(f"ganlab's configs/ folder was not found next to {here}; reinstall ganlab.")
 
 
-def check(cfg: DictConfig, overrides: list[str] | tuple[str, ...] = ()) -> None:
-    """The validation pass over a composed config and the overrides it was composed with."""
-    validate(cfg, schema(), registries(), overrides)
+def chosen_parts(cfg: DictConfig) -> tuple[dict[str, str], dict[str, str]]:
+    """The part each part section of ``cfg`` chooses (``model.arch=auto``: the family for the data's kind), and,
+    where its key does not name it, how it was chosen (for messages); an unknown part is an error."""
+    from ganlab.data import kind_of
+    from ganlab.models import family_name
+
+    chosen, why = {}, {}
+    for section, registry in sorted(registries().items(), key=lambda item: item[0] != "data"):
+        name = str(cfg[section][registry.key.split(".", 1)[1]])
+        auto = ("auto",) if section == "model" else ()  # model.arch=auto: the family made for the data
+        if name not in (*auto, *registry.names()):
+            raise GanlabError(f"unknown {registry.key} '{name}'. Choose {registry.choose} with one of: "
+                              f"{', '.join((*auto, *registry.names()))}.")
+        if name == "auto":
+            kind = kind_of(chosen["data"])
+            name = family_name(name, kind)
+            why[section] = f" (model.arch=auto's choice for data={chosen['data']}, {kind} data)"
+        chosen[section] = name
+    return chosen, why
+
+
+def check(cfg: DictConfig, strict: bool = True) -> DictConfig:
+    """The validation pass over a composed config: the config a run trains with, each part section holding
+    exactly its chosen part's keys (``strict=False``: keys of other parts are dropped, as from a checkpoint an
+    older ganlab wrote)."""
+    chosen, why = chosen_parts(cfg)
+    return validate(cfg, TrainConfig, registries(), chosen, why, strict)
+
+
+def saved_config(saved: dict[str, Any], source: object) -> DictConfig:
+    """The config a checkpoint holds (``source``, for the message), as this version reads it."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return check(OmegaConf.merge(schema_node(), saved), strict=False)
+    except (OmegaConfBaseException, GanlabError, KeyError) as err:
+        raise GanlabError(f"{source} holds a config this version of ganlab cannot read ({str(err).splitlines()[0]}). "
+                          "Use the ganlab version that wrote it, or train anew.") from err
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
@@ -62,8 +100,7 @@ def compose_config(overrides: list[str]) -> DictConfig:
     register_schema()
     with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
         cfg = compose(config_name="train", overrides=overrides)
-    check(cfg, overrides)
-    return cfg
+    return check(cfg)
 
 
 def composition_error(err: Exception) -> GanlabError:
@@ -119,6 +156,25 @@ def _groups(args: list[str]) -> set[str]:
     return {p.relative_to(d).as_posix() for d in dirs if d.is_dir() for p in d.rglob("*") if p.is_dir()}
 
 
+CLOSED = ("ganlab's configs are closed: a key that nothing reads is an error, not a silent default. "
+          "`ganlab train --help` lists the keys of the chosen parts, `ganlab train --cfg job` prints the config.")
+
+
+def _check_key(key: str, names: list[str]) -> None:
+    """A key outside the part sections: each of its names one of the schema's, down to a plain key."""
+    node: type | None = TrainConfig
+    for i, name in enumerate(names):
+        fields = _fields(node)  # type: ignore[arg-type]
+        if name not in fields:
+            where = ".".join(names[:i]) or "the top level"
+            close = difflib.get_close_matches(name, list(fields), n=1)
+            hint = f" Did you mean '{'.'.join([*names[:i], close[0]])}'?" if close else ""
+            raise GanlabError(f"unknown config key '{key}'.{hint} Valid keys in {where}: {', '.join(fields)}. {CLOSED}")
+        node = _section(fields[name])
+        if node is None:
+            break
+
+
 def check_override_keys(args: list[str]) -> None:
     """Reject a misspelt or unknown ``key=value`` (with or without ``+``) before Hydra starts, naming the valid
     keys of its section: the schema is closed, so no key is ever accepted and ignored."""
@@ -134,27 +190,19 @@ def check_override_keys(args: list[str]) -> None:
         if arg.startswith("-") or ("=" not in arg and not arg.startswith("~")) or key.split(".")[0] == "hydra" \
                 or key.startswith("hydra/"):
             continue
-        if "." not in key and (arg.startswith(("+", "~")) or key not in _fields(schema())):
+        if "." not in key and (arg.startswith(("+", "~")) or key not in _fields(TrainConfig)):
             groups = groups if groups is not None else _groups(args)
             if key in groups:
                 continue  # a config group that is no key (hparams_search=...), or the user's own (+experiment=...)
-        node: type | None = schema()
-        path: list[str] = []
-        for part in key.split("."):
-            fields = _fields(node)  # type: ignore[arg-type]
-            if part not in fields:
-                where = ".".join(path) or "the top level"
-                close = difflib.get_close_matches(part, list(fields), n=1)
-                hint = f" Did you mean '{'.'.join([*path, close[0]])}'?" if close else ""
-                raise GanlabError(
-                    f"unknown config key '{key}'.{hint} Valid keys in {where}: {', '.join(fields)}. ganlab's "
-                    "configs are closed: a key that nothing reads is an error, not a silent default. Print the "
-                    "whole config with `ganlab train --cfg job`."
-                )
-            path.append(part)
-            node = _section(fields[part])
-            if node is None:
-                break
+        sections = registries()
+        names = key.split(".")
+        if names[0] in sections and len(names) > 1:
+            base = _section(_fields(TrainConfig)[names[0]])
+            wrong = key_error(names[0], names[1:], base, sections[names[0]])  # type: ignore[arg-type]
+            if wrong:
+                raise GanlabError(f"unknown config key '{key}'. {wrong} {CLOSED}")
+        else:
+            _check_key(key, names)
         if arg.startswith("~"):
             raise GanlabError(f"{arg} would remove '{key}', which every run needs: ganlab's configs are closed. Set it to "
                               f"another value instead ({key}=<value>; `ganlab train --cfg job` shows its default).")
@@ -185,8 +233,8 @@ def compose_app(args: list[str]) -> tuple[DictConfig, list[Path]] | None:
 
 
 def app_help(args: list[str]) -> str | None:
-    """The text of Hydra's app help (``ganlab train --help``): the config groups and the composed config, in the
-    template of ``hydra.help``. Hydra's own listing looks up every option of its internal groups too and takes
+    """The text of Hydra's app help (``ganlab train --help``): the config groups, the config a run would train
+    with and each key of its chosen parts (value, default, range, what it does), in the template of ``hydra.help``. Hydra's own listing looks up every option of its internal groups too and takes
     a second; the groups here are the YAML files of the config folders. None where this cannot stand in for
     Hydra (a flag it does not know, a template asking for more): Hydra then answers itself."""
     from string import Template
@@ -208,5 +256,9 @@ def app_help(args: list[str]) -> str | None:
                 groups.setdefault(group, set()).add(path.stem)
     with open_dict(cfg):
         del cfg["hydra"]
+    chosen, why = chosen_parts(cfg)
+    closed = check(cfg)
     listing = "".join(f"{group}: {', '.join(sorted(options))}\n" for group, options in sorted(groups.items()))
-    return Template(template).substitute(APP_CONFIG_GROUPS=listing, CONFIG=OmegaConf.to_yaml(cfg))
+    parts = describe(closed, registries(), chosen, why)
+    text = f"{OmegaConf.to_yaml(closed)}\n== The chosen parts' keys (model=<preset> data=<set> ... picks them) ==\n{parts}"
+    return Template(template).substitute(APP_CONFIG_GROUPS=listing, CONFIG=text)

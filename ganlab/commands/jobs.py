@@ -21,11 +21,12 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from ganlab.commands.compose import check, schema
+from ganlab.commands.compose import check, saved_config
 from ganlab.commands.search import is_search
 from ganlab.commands.sweep import AUTO, continued_state
+from ganlab.config import to_container
 from ganlab.console import error, say, warn
 from ganlab.errors import GanlabError
 from ganlab.files import writing
@@ -72,13 +73,14 @@ def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
     elif cfg.resume:
         path, state, notes = newest_checkpoint(Path(cfg.resume))
         source = f"{path}" + (f" ({'; '.join(notes)})" if notes else "")
-        cfg = resumed_config(schema(), state["config"], list(overrides))
+        saved = saved_config(state["config"], path)
+        cfg = resumed_config(OmegaConf.get_type(saved), to_container(saved), list(overrides))
         cfg.resume = None
         if cfg.trainer.steps <= state["step"]:
             raise GanlabError(
                 f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
             )
-    check(cfg, overrides)
+    cfg = check(cfg)
     if cfg.eval.inception_weights:
         find_weights(cfg.eval.inception_weights)  # a file that is not the weights is refused now, not at the end
     return cfg, state, source

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab.config.schema import key
 from ganlab.objectives import OBJECTIVES
 from ganlab.objectives.base import Objective
 from ganlab.objectives.losses import Minimax
@@ -40,8 +41,8 @@ def safe_exp(v: Tensor) -> Tensor:
 
 @dataclass
 class FGANParams:
-    # G maximises E_Q[g_f(D(G(z)))] (true, the paper's Sec. 3.2) instead of minimising -E_Q[f*(g_f(D(G(z))))]
-    non_saturating: bool | None = None
+    non_saturating: bool = key(True, doc="G maximises E_Q[g_f(D(G(z)))] (the paper's Sec. 3.2) instead of "
+                                         "minimising -E_Q[f*(g_f(D(G(z))))]")
 
 
 class FDivergence(Objective):
