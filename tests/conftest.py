@@ -87,7 +87,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 # worker, so that a module's trained runs are built once) they are handed out first, so that no worker is left
 # with a long file at the end while the other waits (a scheduling hint only)
 LONGEST_FIRST = ("tests/test_submitit.py", "tests/test_trust.py", "tests/test_sweeps.py", "tests/test_distributed.py",
-                 "tests/test_bad_inputs.py", "tests/test_train.py")
+                 "tests/test_bad_inputs.py", "tests/test_train.py", "tests/test_parts.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
