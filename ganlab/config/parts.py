@@ -106,7 +106,10 @@ def key_error(section: str, path: list[str], base: type, registry: Any) -> str |
         return f"{_choice(registry, first)} has no key '{path[1]}'.{hint} Its keys: {', '.join(own) or 'none'}."
     close = difflib.get_close_matches(first, [*shared, *keys], n=1)
     hint = f" Did you mean '{section}.{close[0]}'?" if close else ""
-    own = "; ".join(f"{k} ({_choice(registry, v)})" for k, v in keys.items())
+    by_parts: dict[str, list[str]] = {}
+    for k, parts in keys.items():
+        by_parts.setdefault(_choice(registry, parts), []).append(k)
+    own = "; ".join(f"{', '.join(ks)} ({parts})" for parts, ks in by_parts.items())
     return (f"{hint} Valid keys in {section}: {', '.join(shared)}{'; ' + own if own else ''}; and "
             f"{section}.<name>.<key> for a key of the {registry.noun} <name> only.").lstrip()
 
@@ -125,13 +128,12 @@ def _foreign(section: str, key: str, value: Any, registry: Any, chosen: str, sha
     if users:
         head = f"{section}.{key}={value} applies to {_choice(registry, users)}, not to {mine}, {has}"
         fix = (f"Drop {section}.{key}, choose one of those, or write it as {section}.{users[0]}.{key} to use it "
-               f"only when {_choice(registry, users[0])} is chosen")
+               f"only when {_choice(registry, users[0])} is chosen.")
     else:
         close = difflib.get_close_matches(key, [*own, *shared], n=1)
         head = f"{section}.{key}={value}: no {registry.noun} has a key {key}; {mine} is chosen, {has}"
-        fix = f"Did you mean {section}.{close[0]}?" if close else f"Drop {section}.{key}"
-    return GanlabError(f"{head} (every {registry.noun}'s: {', '.join(shared)}). {fix.rstrip('?')}"
-                       f"{'?' if fix.endswith('?') else '.'}")
+        fix = f"Did you mean {section}.{close[0]}?" if close else f"Drop {section}.{key}."
+    return GanlabError(f"{head} (every {registry.noun}'s: {', '.join(shared)}). {fix}")
 
 
 def _close_section(section: str, values: dict[str, Any], base: type, registry: Any, chosen: str, why: str,
