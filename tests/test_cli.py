@@ -42,7 +42,7 @@ def test_train_help_is_hydras(tmp_path):
         options = ", ".join(sorted(p.stem for p in (config_dir() / group).glob("*.yaml")))
         assert f"\n{group}: {options}\n" in proc.stdout
     assert "model.arch=mlp (model.arch=auto's choice for data=ring8, points data): its keys" in proc.stdout
-    assert "  model.hidden=256  (default 256; 1 <= v <= 65536; width of each hidden layer)" in proc.stdout
+    assert "  model.hidden=256  (default 256; >= 1 and <= 65536; width of each hidden layer)" in proc.stdout
     assert "data=ring8: its keys\n  data.std=0.0" in proc.stdout and "penalty=none: no keys of its own" in proc.stdout
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.config.parts import close
-from ganlab.config.schema import TrainConfig
+from ganlab.config.schema import TrainConfig, range_text
 from ganlab.errors import GanlabError
 
 
@@ -19,7 +19,7 @@ def _range_error(path: str, value: Any, meta: dict[str, Any]) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     if "choices" in meta:
-        return None if value in meta["choices"] else f"one of {', '.join(meta['choices'])}"
+        return None if value in meta["choices"] else range_text(meta)
     if not isinstance(value, (int, float)):
         return None
     if isinstance(value, float) and not math.isfinite(value):
@@ -27,11 +27,7 @@ def _range_error(path: str, value: Any, meta: dict[str, Any]) -> str | None:
     lo, hi, above, below = (meta.get(k) for k in ("lo", "hi", "above", "below"))
     ok = ((lo is None or value >= lo) and (hi is None or value <= hi)
           and (above is None or value > above) and (below is None or value < below))
-    if ok:
-        return None
-    low = f">= {lo:g}" if lo is not None else f"> {above:g}" if above is not None else ""
-    high = f"<= {hi:g}" if hi is not None else f"< {below:g}" if below is not None else ""
-    return " and ".join(b for b in (low, high) if b)
+    return None if ok else range_text(meta)
 
 
 HINT = "Fix {key} on the command line or in your config (`ganlab train --cfg job` prints the whole config)."

@@ -29,6 +29,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ganlab.config.schema import range_text
 from ganlab.errors import GanlabError
 
 
@@ -201,15 +202,6 @@ def close(cfg: DictConfig, schema: type, registries: Mapping[str, Any], chosen: 
     return closed, closed_schema
 
 
-def describe_range(meta: Mapping[str, Any]) -> str:
-    """A key's range as text (``1 <= v <= 64``, ``one of a, b``), or '' for none."""
-    if "choices" in meta:
-        return f"one of {', '.join(meta['choices'])}"
-    low = f"{meta['lo']:g} <= " if "lo" in meta else f"{meta['above']:g} < " if "above" in meta else ""
-    high = f" <= {meta['hi']:g}" if "hi" in meta else f" < {meta['below']:g}" if "below" in meta else ""
-    return f"{low}v{high}" if low or high else ""
-
-
 def describe(cfg: DictConfig, registries: Mapping[str, Any], chosen: Mapping[str, str],
              why: Mapping[str, str] | None = None) -> str:
     """The chosen parts and each of their keys: its value here, its default and range, and what it does; then
@@ -220,7 +212,7 @@ def describe(cfg: DictConfig, registries: Mapping[str, Any], chosen: Mapping[str
         head = f"{_choice(registry, chosen[section])}{(why or {}).get(section, '')}"
         lines.append(f"{head}: {'its keys' if own else 'no keys of its own'}")
         for name, f in own.items():
-            facts = [f"default {f.default}", describe_range(f.metadata), f.metadata.get("doc", "")]
+            facts = [f"default {f.default}", range_text(f.metadata), f.metadata.get("doc", "")]
             lines.append(f"  {section}.{name}={cfg[section][name]}  ({'; '.join(x for x in facts if x)})")
     lines.append("The other parts' keys (<section>.<key> once chosen; <section>.<part>.<key>: for when it is):")
     for section, registry in registries.items():

@@ -25,6 +25,16 @@ def key(default: Any, *, lo: float | None = None, hi: float | None = None, above
     return field(default=default, metadata=meta)
 
 
+def range_text(meta: dict[str, Any] | Any) -> str:
+    """A key's range (its ``metadata``, see :func:`key`) in words: ">= 1 and <= 4096", "one of a, b", or ""."""
+    if "choices" in meta:
+        return f"one of {', '.join(meta['choices'])}"
+    lo, hi, above, below = (meta.get(k) for k in ("lo", "hi", "above", "below"))
+    low = f">= {lo:g}" if lo is not None else f"> {above:g}" if above is not None else ""
+    high = f"<= {hi:g}" if hi is not None else f"< {below:g}" if below is not None else ""
+    return " and ".join(b for b in (low, high) if b)
+
+
 class Norm(str, Enum):
     batch = "batch"
     layer = "layer"
