@@ -80,7 +80,9 @@ def copy_with_the_example_parts(tmp_path: Path) -> Path:
 
 def test_new_parts_are_one_module_and_one_yaml_each_and_train_together(tmp_path):
     tree = copy_with_the_example_parts(tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
+    # the copy first on the import path, the caller's after it (where its packages may come from)
+    path = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
 
     def run(*args: str, cwd: Path = tmp_path) -> subprocess.CompletedProcess:
         proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
