@@ -27,7 +27,7 @@ from torch.utils.flop_counter import flop_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ganlab.commands.config import compose_config  # noqa: E402
+from ganlab.commands.compose import compose_config  # noqa: E402
 from ganlab.config.spec import DataSpec  # noqa: E402
 from ganlab.models import build_models  # noqa: E402
 from ganlab.objectives import build_penalty  # noqa: E402

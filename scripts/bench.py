@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from formats import write_idx  # noqa: E402 -- the tests' writer of MNIST-format files
 
-from ganlab.commands.config import compose_config  # noqa: E402
+from ganlab.commands.compose import compose_config  # noqa: E402
 from ganlab.models import build_models  # noqa: E402
 from ganlab.training.loop import Trainer  # noqa: E402
 
@@ -172,7 +172,7 @@ class Reference:
         self.wgan_gp = cfg.penalty.name == "gp"
         self.netG = G.to(self.device)
         self.netD = (D if self.wgan_gp else nn.Sequential(D, nn.Sigmoid())).to(self.device)
-        self.nz, self.n_critic, self.lambda_gp = cfg.model.z_dim, cfg.trainer.n_critic, cfg.penalty.weight
+        self.nz, self.n_critic, self.lambda_gp = cfg.model.z_dim, cfg.trainer.n_critic, cfg.penalty.get("weight")
         betas = (cfg.optim.beta1, cfg.optim.beta2)
         self.optimizerG = torch.optim.Adam(self.netG.parameters(), lr=cfg.optim.lr, betas=betas)
         self.optimizerD = torch.optim.Adam(self.netD.parameters(), lr=cfg.optim.lr, betas=betas)
@@ -379,7 +379,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, budget_s: float = 1.0)
 
 def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, float]) -> dict:
     device = torch.device(args.device)
-    overrides = [f"model={case.model}", *case.overrides, f"data.root={root}", f"trainer.batch_size={case.batch}",
+    overrides = [f"model={case.model}", *case.overrides, f"data.mnist.root={root}", f"trainer.batch_size={case.batch}",
                  f"device.type={args.device}", f"trainer.compile={str(args.compile).lower()}", *args.override]
     cfg = compose_config(overrides)
     trainer = Trainer(cfg, root / "run")

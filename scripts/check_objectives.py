@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ganlab.objectives import OBJECTIVES, build_objective  # noqa: E402
 from ganlab.objectives.penalties import GradientPenalty, Penalty  # noqa: E402
-from ganlab.objectives.theory import (  # noqa: E402
+from ganlab.theory import (  # noqa: E402
     PAIRS,
     critic_outputs,
     expected_d_loss,

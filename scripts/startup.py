@@ -25,7 +25,7 @@ from pathlib import Path
 GANLAB = str(Path(sys.executable).with_name("ganlab"))
 HERE = Path(__file__).resolve().parent.parent
 TINY = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
-        "trainer.ckpt_every=10", "trainer.progress=false", "model.hidden=32", "model.channels=8", "model.z_dim=16"]
+        "trainer.ckpt_every=10", "trainer.progress=false", "model.mlp.hidden=32", "model.conv.channels=8", "model.z_dim=16"]
 COMMANDS = {  # name: (what it is, ganlab's arguments)
     "help": ("ganlab --help", ["--help"]),
     "train-help": ("ganlab train --help", ["train", "--help"]),

@@ -25,7 +25,7 @@ from corrupt_files import (
 from formats import make_cifar10, make_image_folder, make_mnist, write_idx
 
 TINY = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
-        "trainer.ckpt_every=10", "trainer.progress=false", "model.hidden=32", "model.channels=8", "model.z_dim=16",
+        "trainer.ckpt_every=10", "trainer.progress=false", "model.mlp.hidden=32", "model.conv.channels=8", "model.z_dim=16",
         "eval.n=200", "eval.at_end=false"]
 MARKER = "PAYLOAD_RAN"  # hostile files create this file in the fixtures folder if anything unpickles them
 
@@ -229,7 +229,7 @@ def cases(fx: dict[str, str]) -> list[Case]:
         ("device=tpu", "device"), ("device.precision=fp16", "fp16"),
         ("objective=wasserstien", "wasserstein"), ("penalty=gp penalty.weight=-1", "penalty.weight"),
         ("penalty=gp penalty.every=0", "penalty.every"), ("model=wgan penalty.every=4", "not to penalty=clip"),
-        ("model=wgan penalty.clip=0", "penalty.clip"), ("objective=hinge objective.non_saturating=false", "objective"),
+        ("model=wgan penalty.bound=0", "penalty.bound"), ("objective=hinge objective.non_saturating=false", "objective"),
         ("penalty=none penalty.weight=3", "penalty.weight"))]
     out += [Case("train: unknown keys", (*t, a), needle=n) for a, n in (
         ("+trainer.stepz=10", "Did you mean 'trainer.steps'"), ("trainer.stepz=10", "trainer.stepz"),

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent  # the checkout these tests belong
 GANLAB = str(Path(sys.executable).with_name("ganlab"))
 # tiny settings that keep one training run to a few seconds on a 2-core CPU
 FAST = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
-        "trainer.ckpt_every=10", "trainer.progress=false", "model.hidden=32", "model.channels=8", "model.z_dim=16",
+        "trainer.ckpt_every=10", "trainer.progress=false", "model.mlp.hidden=32", "model.conv.channels=8", "model.z_dim=16",
         "eval.n=200"]
 # env for runs of tiny networks: a second torch thread only adds waiting (3x slower on a busy 2-core machine)
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
@@ -87,7 +87,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 # worker, so that a module's trained runs are built once) they are handed out first, so that no worker is left
 # with a long file at the end while the other waits (a scheduling hint only)
 LONGEST_FIRST = ("tests/test_submitit.py", "tests/test_trust.py", "tests/test_sweeps.py", "tests/test_distributed.py",
-                 "tests/test_bad_inputs.py", "tests/test_train.py")
+                 "tests/test_bad_inputs.py", "tests/test_train.py", "tests/test_parts.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -173,7 +173,7 @@ def train_run(run_dir: Path, *overrides: str, fast: bool = True) -> subprocess.C
 
 def tiny_trainer(run_dir: Path, *overrides: str):
     """A :class:`Trainer` built in-process with the tiny settings (later overrides win), on the CPU in fp32."""
-    from ganlab.commands.config import compose_config
+    from ganlab.commands.compose import compose_config
     from ganlab.training.loop import Trainer
 
     cfg = compose_config([*FAST, "device=cpu", "device.precision=fp32", *overrides])

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from ganlab.commands.config import compose_config
+from ganlab.commands.compose import compose_config
 from ganlab.commands.train import train
 from ganlab.training.loop import Trainer
 

@@ -34,8 +34,16 @@ def test_help_lists_commands_without_importing_torch():
 
 
 def test_train_help_is_hydras(tmp_path):
-    proc = run_ganlab("train", "--help", cwd=tmp_path)
-    assert "model: cgan, dcgan, gan, rpgan, wgan, wgan_gp" in proc.stdout
+    """Every option of each group (one YAML file each), then each key of the parts the run would be built from."""
+    from ganlab.commands.compose import config_dir
+
+    proc = run_ganlab("train", "--help", "model=dcgan", "data=ring8", cwd=tmp_path)
+    for group in ("model", "data", "objective", "penalty"):
+        options = ", ".join(sorted(p.stem for p in (config_dir() / group).glob("*.yaml")))
+        assert f"\n{group}: {options}\n" in proc.stdout
+    assert "model.arch=mlp (model.arch=auto's choice for data=ring8, points data): its keys" in proc.stdout
+    assert "  model.hidden=256  (default 256; >= 1 and <= 65536; width of each hidden layer)" in proc.stdout
+    assert "data=ring8: its keys\n  data.std=0.0" in proc.stdout and "penalty=none: no keys of its own" in proc.stdout
 
 
 def test_configs_are_found_from_any_directory_and_a_user_config_dir_adds_options(tmp_path):

@@ -8,16 +8,18 @@ import torch
 from conftest import make_cifar10, make_image_folder, make_mnist, write_idx
 from omegaconf import OmegaConf
 
-from ganlab.commands.config import schema
-from ganlab.data import load_dataset
+from ganlab.config.parts import fields_of
+from ganlab.data import DATASETS, load_dataset
 from ganlab.data.base import ImageTensors
 from ganlab.data.idx import read_idx
 from ganlab.data.mnist import StackedDigits, stack_label
 from ganlab.errors import GanlabError
 
 
-def data_cfg(**kw):
-    return OmegaConf.merge(OmegaConf.structured(schema()().data), kw)
+def data_cfg(name: str, **kw):
+    """The data section of a config choosing ``name``: its keys at their defaults, ``kw`` on top."""
+    own = {k: key.default for k, key in fields_of(DATASETS.params().get(name)).items()}
+    return OmegaConf.create({"name": name, "image_size": None, **own, **kw})
 
 
 @pytest.mark.parametrize("gz", [False, True])

@@ -11,7 +11,7 @@ import torch
 from conftest import ganlab_cli, tiny_trainer
 from torch import nn
 
-from ganlab.commands.config import compose_config
+from ganlab.commands.compose import compose_config
 from ganlab.commands.train import train
 from ganlab.runs import generate, read_run
 from ganlab.training.ema import GeneratorEMA, ema_decay

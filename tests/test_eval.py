@@ -123,7 +123,8 @@ def test_stacked_mnist_reads_the_three_digits_of_each_sample(tmp_path):
 
 
 def test_the_headline_metric_and_what_is_better():
-    assert headline_for(["fid", "fid_classifier", "class_kl"]) == Headline("fid_classifier", True)
+    found = headline_for(["fid", "fid_classifier", "class_kl"])
+    assert (found.name, found.lower_is_better) == ("fid_classifier", True)
     assert headline_for(["modes", "reverse_kl", "label_accuracy"]).name == "reverse_kl"
     assert headline_for(["fid", "kid"]).name == "fid" and headline_for(["class_kl"]) is None
     lower, higher = Headline("a", True), Headline("b", False)

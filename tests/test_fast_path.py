@@ -27,10 +27,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganlab.commands.config import compose_config
+from ganlab.commands.compose import compose_config
 from ganlab.training.loop import Trainer
 
-TINY = ["trainer.progress=false", "model.channels=8", "model.hidden=32", "model.z_dim=16", "device.type=cpu",
+TINY = ["trainer.progress=false", "model.conv.channels=8", "model.mlp.hidden=32", "model.z_dim=16", "device.type=cpu",
         "device.precision=fp32"]
 STEPS = 8
 

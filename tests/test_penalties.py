@@ -12,7 +12,7 @@ from conftest import tiny_trainer
 from omegaconf import OmegaConf
 from torch import nn
 
-from ganlab.commands.config import compose_config, config_dir
+from ganlab.commands.compose import compose_config, config_dir
 from ganlab.data import load_dataset, spec_of
 from ganlab.models import build_models
 from ganlab.objectives import PENALTIES, build_objective, build_penalty
@@ -25,7 +25,7 @@ from ganlab.objectives.penalties import (
     WeightClip,
     input_grad_norm,
 )
-from ganlab.objectives.theory import PAIRS, Gaussian, fit_critic
+from ganlab.theory import PAIRS, Gaussian, fit_critic
 from ganlab.training.step import GANStep
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -220,7 +220,7 @@ def test_one_training_step_with_every_penalty(toy_run, name):
     else:
         assert not tags
     if name == "clip":
-        assert max(float(p.detach().abs().max()) for p in t.D.parameters()) <= penalty.clip
+        assert max(float(p.detach().abs().max()) for p in t.D.parameters()) <= penalty.bound
 
 
 def test_spectral_norm_makes_each_layer_of_d_1_lipschitz(tmp_path):

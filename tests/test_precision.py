@@ -11,12 +11,12 @@ from conftest import read_scalars, tiny_trainer
 from omegaconf import OmegaConf
 
 import ganlab.training.device as device_module
-from ganlab.commands.config import compose_config
+from ganlab.commands.compose import compose_config
 from ganlab.commands.train import train
 from ganlab.training.device import autocast_dtype, cpu_has_bf16_matrix_units
 from ganlab.training.loop import Trainer
 
-TINY = ["trainer.progress=false", "model.channels=8", "model.hidden=32", "model.z_dim=16", "device.type=cpu"]
+TINY = ["trainer.progress=false", "model.conv.channels=8", "model.mlp.hidden=32", "model.z_dim=16", "device.type=cpu"]
 
 
 @pytest.mark.parametrize("units", [True, False])

@@ -10,7 +10,7 @@ import subprocess
 import torch
 from conftest import FAST, GANLAB, ONE_THREAD, ganlab_cli, run_ganlab, tiny_trainer
 
-from ganlab.commands.config import compose_config
+from ganlab.commands.compose import compose_config
 from ganlab.commands.sweep import limit_threads
 from ganlab.commands.train import train
 

@@ -22,8 +22,9 @@ from conftest import (
     trained,
 )
 
-from ganlab.commands.config import compose_config, schema
+from ganlab.commands.compose import compose_config
 from ganlab.commands.train import main as train_main
+from ganlab.config import TrainConfig
 from ganlab.data import spec_of
 from ganlab.data.base import ImageTensors
 from ganlab.data.toys import grid25
@@ -112,7 +113,8 @@ def test_conditional_conv_nets_on_every_file_format(tmp_path):
     make_image_folder(tmp_path / "pictures", classes=("a", "b"), per_class=4)
     for name, channels, classes in (("mnist", 1, 10), ("cifar10", 3, 10), ("folder", 3, 2)):
         run = trained(tmp_path / name, "model=dcgan", "model.conditional=true", f"data={name}",
-                      f"data.root={tmp_path / 'data'}", f"data.path={tmp_path / 'pictures'}", "data.image_size=32",
+                      f"data.mnist.root={tmp_path / 'data'}", f"data.cifar10.root={tmp_path / 'data'}",
+                      f"data.folder.path={tmp_path / 'pictures'}", "data.image_size=32",
                       "eval.at_end=false")
         assert_run_complete(run, "dcgan", evaluated=False)
         state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
@@ -133,10 +135,11 @@ def test_every_model_takes_a_step_on_every_kind_of_data(model):
     """Each preset's networks on 8x8 and 28x28 grey images (4 * 2^k and 7 * 2^k sides), 32x32 colour images and
     2-D points: the architecture follows the data, and one training step with the preset's objective, penalty
     and optimiser gives finite statistics."""
-    cfg = compose_config([f"model={model}", "model.hidden=16", "model.channels=4", "model.z_dim=8"])
+    sizes = [f"model={model}", "model.mlp.hidden=16", "model.conv.channels=4", "model.z_dim=8"]
     for data in (labelled_images((1, 8, 8)), labelled_images((1, 28, 28)), labelled_images((3, 32, 32)), grid25()):
-        if cfg.model.conditional and data.num_classes is None:
+        if model == "cgan" and data.num_classes is None:
             continue
+        cfg = compose_config([*sizes, f"data={'grid25' if data.kind == 'points' else 'digits'}"])  # its networks' keys
         G, D = build_models(cfg.model, spec_of(data))
         conv = any(p.ndim == 4 for p in G.parameters())
         assert conv == (data.kind == "image" and model not in ("gan", "cgan")), (model, data.name)
@@ -210,7 +213,7 @@ def test_resume_refuses_what_it_cannot_do(tmp_path, capsys):
     with pytest.raises(GanlabError, match="cannot resume from .* checkpoints/last.pt"):
         train_main([f"resume={tmp_path / 'nowhere'}"])
     with pytest.raises(GanlabError, match="a resumed run keeps its model.* drop model=wgan"):
-        resumed_config(schema(), torch.load(run / "checkpoints" / "last.pt", weights_only=True)["config"],
+        resumed_config(TrainConfig, torch.load(run / "checkpoints" / "last.pt", weights_only=True)["config"],
                        [f"resume={run}", "model=wgan", "trainer.steps=20"])
     (run / "checkpoints" / "last.pt").write_bytes(b"half-written garbage")
     corrupt = ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=20")  # the step file beside it

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig
 
-from ganlab.commands.sample import check_out, open_run
+from ganlab.commands.trained_run import check_out, open_run
 from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
@@ -37,23 +37,20 @@ class EvalArgs:
 
 def run_config(a: DictConfig, state: dict, path: Path) -> DictConfig:
     """The run's config from its checkpoint, with what the command line changes (n, data.root, data.path)."""
-    from omegaconf.errors import OmegaConfBaseException
+    from ganlab.commands.compose import check, saved_config
 
-    from ganlab.commands.config import check, schema
-
-    try:
-        cfg = OmegaConf.merge(OmegaConf.structured(schema()), state["config"])
-        if a.n is not None:
-            cfg.eval.n = a.n
-        for name in ("root", "path"):
-            if a.data[name] is not None:
-                cfg.data[name] = a.data[name]
-    except OmegaConfBaseException as err:
-        raise GanlabError(f"{path} holds a config this version of ganlab cannot use with these arguments "
-                          f"({str(err).splitlines()[0]}). data.root= / data.path= apply to the data sets read from "
-                          "files; otherwise evaluate it with the ganlab version that trained it.") from err
-    check(cfg)  # eval.n's range, among the rest
-    return cfg
+    cfg = saved_config(state["config"], path)
+    if a.n is not None:
+        cfg.eval.n = a.n
+    for name in ("root", "path"):
+        if a.data[name] is not None:
+            if name not in cfg.data:
+                keys = ", ".join(k for k in cfg.data if k != "name")
+                raise GanlabError(f"data.{name}={a.data[name]}: this run's data={cfg.data.name} has no key {name} "
+                                  f"(its keys: {keys}); data.root= is for the data sets read from files, "
+                                  "data.path= for data=folder. Drop it.")
+            cfg.data[name] = a.data[name]
+    return check(cfg)  # eval.n's range, among the rest
 
 
 def main(args: list[str]) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ganlab.commands.sample import GeneratorArgs, open_run
+from ganlab.commands.trained_run import GeneratorArgs, open_run
 from ganlab.config import parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError

@@ -21,11 +21,12 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from ganlab.commands.config import check, schema
+from ganlab.commands.compose import check, saved_config
 from ganlab.commands.search import is_search
 from ganlab.commands.sweep import AUTO, continued_state
+from ganlab.config import to_container
 from ganlab.console import error, say, warn
 from ganlab.errors import GanlabError
 from ganlab.files import writing
@@ -53,36 +54,6 @@ def exit_on_error() -> Iterator[None]:
         raise SystemExit(2) from None
 
 
-def composition_error(err: Exception) -> GanlabError:
-    """Hydra's message for a command line it cannot compose a config from, with OmegaConf's reason beneath it."""
-    text = str(err).split("\nConfig search path:")[0].split("\nTo append to your config use")[0].strip()
-    cause = str(err.__cause__ or "").strip()
-    if cause and cause.splitlines()[0] not in text:
-        text = f"{text}: {cause.splitlines()[0]}"
-    hint = ("`ganlab train --cfg hydra <the same overrides>` prints the keys there are" if "hydra." in text else
-            "`ganlab train --help` lists the groups and keys, `ganlab train --cfg job` prints the composed config")
-    return GanlabError(f"{text.rstrip('.')}. {hint}.")
-
-
-@contextlib.contextmanager
-def hydra_errors_raised() -> Iterator[None]:
-    """Hydra's errors come back here as exceptions (HYDRA_FULL_ERROR), to be said in one paragraph, where Hydra
-    would print them itself, half as a traceback, and exit 1."""
-    from hydra.errors import HydraException
-
-    saved = os.environ.get("HYDRA_FULL_ERROR")
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        yield
-    except HydraException as err:  # composing the config (the task's own errors are not HydraExceptions)
-        raise composition_error(err) from err
-    finally:
-        if saved is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = saved
-
-
 def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
             run_dir: Path | None = None) -> tuple[DictConfig, dict[str, Any] | None, str]:
     """The config a run trains with and, when it resumes, the checkpoint it continues from (and a line saying
@@ -102,13 +73,14 @@ def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
     elif cfg.resume:
         path, state, notes = newest_checkpoint(Path(cfg.resume))
         source = f"{path}" + (f" ({'; '.join(notes)})" if notes else "")
-        cfg = resumed_config(schema(), state["config"], list(overrides))
+        saved = saved_config(state["config"], path)
+        cfg = resumed_config(OmegaConf.get_type(saved), to_container(saved), list(overrides))
         cfg.resume = None
         if cfg.trainer.steps <= state["step"]:
             raise GanlabError(
                 f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
             )
-    check(cfg, overrides)
+    cfg = check(cfg)
     if cfg.eval.inception_weights:
         find_weights(cfg.eval.inception_weights)  # a file that is not the weights is refused now, not at the end
     return cfg, state, source

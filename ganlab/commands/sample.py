@@ -12,21 +12,17 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING
 
+from ganlab.commands.trained_run import check_out, open_run
 from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
-from ganlab.files import writing
 
 CHUNK = 1024  # samples generated at a time
 OUT_FIX = "Pass out=<file.npz|file.png> in a folder you can write to."
-
-if TYPE_CHECKING:
-    from ganlab.runs import Generator
 
 
 @dataclass
@@ -40,35 +36,6 @@ class SampleArgs:
     checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
     weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
     numbered: bool = False  # a .png grid of images: each sample's index in its corner (for `ganlab arithmetic`)
-
-
-@dataclass
-class GeneratorArgs:
-    """The keys shared by the commands that draw from a run's generator (interpolate, arithmetic)."""
-
-    run: str = MISSING  # a run dir written by `ganlab train`
-    out: str = MISSING  # the picture to write
-    seed: int = 0  # of the latents
-    label: int | None = None  # conditional models: the class to draw
-    weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
-    checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
-    device: str = "auto"
-
-
-def open_run(run: str, checkpoint: str, device: str, weights: str | None = None) -> tuple[Generator, dict[str, Any]]:
-    """A run's generator on the device a command asked for (``auto``, ``cpu``, ``cuda``, ``mps``)."""
-    from ganlab.runs import read_run
-    from ganlab.training.device import resolve_device
-
-    return read_run(Path(run), checkpoint, resolve_device(OmegaConf.create({"type": device})), weights)
-
-
-def check_out(out: Path, fix: str) -> None:
-    """Before anything is computed: refuse an ``out=`` that is a folder or whose folder cannot be made."""
-    with writing(out, fix):
-        if out.is_dir():
-            raise GanlabError(f"out={out} is a directory. {fix}")
-        out.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _free_disk(path: Path) -> int:

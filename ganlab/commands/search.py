@@ -1,6 +1,6 @@
 """Hyperparameter search with Hydra's Optuna sweeper (``hydra/sweeper=optuna``, ``hparams_search=<preset>``).
 
-Each trial is a run; the Hydra task returns the run's headline metric (``ganlab.metrics.base.HEADLINES``), which
+Each trial is a run; the Hydra task returns the run's headline metric (``ganlab.metrics.base.headlines``: what the metric families declare), which
 the study minimises or maximises as the metric wants. A trial that fails (diverges, or ends with no finite
 metric) raises its error: Hydra records the job as failed, and the sweeper (hydra-optuna-sweeper 1.3) tells the
 study so, logs "Failed experiment: <the error>" and goes on while the failed share of a batch of trials stays
@@ -50,8 +50,8 @@ def check_search(args: list[str]) -> list[str]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    from ganlab.commands.train import check_override_keys, compose_app
-    from ganlab.metrics.base import HEADLINES
+    from ganlab.commands.compose import check_override_keys, compose_app
+    from ganlab.metrics.base import headlines
 
     words = [a for a in args if "=" in a and not a.startswith("-")]
     try:
@@ -77,10 +77,11 @@ def check_search(args: list[str]) -> list[str]:
         raise GanlabError(
             "a search (hydra/sweeper=optuna) optimises each run's headline metric, measured by the evaluation at "
             "the end of the run; eval.at_end=false leaves nothing to optimise. Drop eval.at_end=false.")
-    lower = {h.lower_is_better for h in HEADLINES}
+    declared = headlines()
+    lower = {h.lower_is_better for h in declared}
     wanted = ("minimize" if True in lower else "maximize") if len(lower) == 1 else None
     if wanted and _direction(sweeper) != wanted:
-        names = ", ".join(h.name for h in HEADLINES)
+        names = ", ".join(h.name for h in declared)
         raise GanlabError(
             f"hydra.sweeper.direction={_direction(sweeper)}: the headline metric a search optimises ({names}, the "
             f"first a run measures) is {'lower' if wanted == 'minimize' else 'higher'} is better, so the search "

@@ -71,8 +71,10 @@ def continued_state(cfg: DictConfig, run_dir: Path) -> tuple[Path, dict[str, Any
     folder = run_dir / "checkpoints"
     if not [*folder.glob("last.pt"), *folder.glob("step_*.pt")]:
         return None
+    from ganlab.commands.compose import check, saved_config
+
     path, state, _ = newest_checkpoint(run_dir)
-    here, there = _flat(to_container(cfg)), _flat(state["config"])
+    here, there = _flat(to_container(check(cfg))), _flat(to_container(saved_config(state["config"], path)))
     differ = sorted((k for k in here.keys() | there.keys() if here.get(k) != there.get(k)
                      and not k.startswith(FREE_ON_RESUME)), key=lambda k: (not k.endswith(".name"), k))
     if differ:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import os
 import sys
 import time
@@ -13,74 +11,17 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ganlab.commands.config import config_dir, register_schema, schema
-from ganlab.commands.jobs import composition_error, hydra_errors_raised, prepare, run_job
+from ganlab.commands.compose import (
+    app_help,
+    check_override_keys,
+    config_dir,
+    hydra_errors_raised,
+    register_schema,
+)
+from ganlab.commands.jobs import prepare, run_job
 from ganlab.commands.search import check_search, objective
 from ganlab.commands.sweep import AUTO, finished_run, prepare_job, stopped
 from ganlab.errors import GanlabError
-
-# Hydra flags whose value is the next word on the command line
-_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
-                     "--config-dir", "-cd", "--experimental-rerun"}
-
-
-def _fields(node: type) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(node)}
-
-
-def _section(f: dataclasses.Field) -> type | None:
-    """The dataclass of a section field (e.g. ``model``), or None for a plain key."""
-    if f.default_factory is dataclasses.MISSING:  # type: ignore[misc]
-        return None
-    made = f.default_factory()  # type: ignore[misc]
-    return type(made) if dataclasses.is_dataclass(made) else None
-
-
-def _groups(args: list[str]) -> set[str]:
-    """The config groups (folders of YAML options) of ganlab's configs and of any ``--config-dir``."""
-    dirs = [config_dir()] + [Path(args[i + 1]).expanduser() for i, a in enumerate(args[:-1]) if a in ("--config-dir", "-cd")]
-    return {p.relative_to(d).as_posix() for d in dirs if d.is_dir() for p in d.rglob("*") if p.is_dir()}
-
-
-def check_override_keys(args: list[str]) -> None:
-    """Reject a misspelt or unknown ``key=value`` (with or without ``+``) before Hydra starts, naming the valid
-    keys of its section: the schema is closed, so no key is ever accepted and ignored."""
-    skip_next, groups = False, None
-    for arg in args:
-        if skip_next:
-            skip_next = False
-            continue
-        if arg in _FLAGS_WITH_VALUE:
-            skip_next = True
-            continue
-        key = arg.split("=", 1)[0].lstrip("+~")
-        if arg.startswith("-") or ("=" not in arg and not arg.startswith("~")) or key.split(".")[0] == "hydra" \
-                or key.startswith("hydra/"):
-            continue
-        if "." not in key and (arg.startswith(("+", "~")) or key not in _fields(schema())):
-            groups = groups if groups is not None else _groups(args)
-            if key in groups:
-                continue  # a config group that is no key (hparams_search=...), or the user's own (+experiment=...)
-        node: type | None = schema()
-        path: list[str] = []
-        for part in key.split("."):
-            fields = _fields(node)  # type: ignore[arg-type]
-            if part not in fields:
-                where = ".".join(path) or "the top level"
-                close = difflib.get_close_matches(part, list(fields), n=1)
-                hint = f" Did you mean '{'.'.join([*path, close[0]])}'?" if close else ""
-                raise GanlabError(
-                    f"unknown config key '{key}'.{hint} Valid keys in {where}: {', '.join(fields)}. ganlab's "
-                    "configs are closed: a key that nothing reads is an error, not a silent default. Print the "
-                    "whole config with `ganlab train --cfg job`."
-                )
-            path.append(part)
-            node = _section(fields[part])
-            if node is None:
-                break
-        if arg.startswith("~"):
-            raise GanlabError(f"{arg} would remove '{key}', which every run needs: ganlab's configs are closed. Set it to "
-                              f"another value instead ({key}=<value>; `ganlab train --cfg job` shows its default).")
 
 
 def _resume_args(args: list[str]) -> list[str]:
@@ -143,58 +84,6 @@ def _task(cfg: DictConfig) -> float | None:
     prepare_job(cfg, hydra_cfg)
     # what a search (hydra/sweeper=optuna) optimises: the run's headline metric
     return run_job(lambda c, d, o: objective(train(c, d, o), hydra_cfg), cfg)
-
-
-def compose_app(args: list[str]) -> tuple[DictConfig, list[Path]] | None:
-    """The config ``ganlab train <args>`` composes, Hydra's part included, and its config folders; None where a
-    flag asks for more than composing (Hydra then answers itself)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    dirs, overrides, words = [config_dir()], [], iter(args)
-    for arg in words:
-        if arg in ("--config-dir", "-cd"):
-            dirs.append(Path(next(words, ".")).expanduser().resolve())
-        elif arg in _FLAGS_WITH_VALUE:
-            return None
-        elif not arg.startswith("-"):
-            overrides.append(arg)
-    if len(dirs) > 1:
-        overrides.append(f"hydra.searchpath=[{','.join(f'file://{d}' for d in dirs[1:])}]")
-    try:
-        with initialize_config_dir(config_dir=str(dirs[0]), version_base=None):
-            return compose(config_name="train", overrides=overrides, return_hydra_config=True), dirs
-    except (HydraException, OmegaConfBaseException) as err:  # e.g. model=<no such preset>
-        raise composition_error(err) from err
-
-
-def app_help(args: list[str]) -> str | None:
-    """The text of Hydra's app help (``ganlab train --help``): the config groups and the composed config, in the
-    template of ``hydra.help``. Hydra's own listing looks up every option of its internal groups too and takes
-    a second; the groups here are the YAML files of the config folders. None where this cannot stand in for
-    Hydra (a flag it does not know, a template asking for more): Hydra then answers itself."""
-    from string import Template
-
-    from omegaconf import OmegaConf, open_dict
-
-    composed = compose_app(args)
-    if composed is None:
-        return None
-    cfg, dirs = composed
-    template = str(cfg.hydra.help.template)
-    if "$FLAGS_HELP" in template or "$HYDRA_CONFIG_GROUPS" in template:
-        return None
-    groups: dict[str, set[str]] = {}
-    for folder in dirs:
-        for path in folder.rglob("*.yaml"):
-            group = path.parent.relative_to(folder).as_posix()
-            if group != "." and not group.startswith("hydra"):
-                groups.setdefault(group, set()).add(path.stem)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    listing = "".join(f"{group}: {', '.join(sorted(options))}\n" for group, options in sorted(groups.items()))
-    return Template(template).substitute(APP_CONFIG_GROUPS=listing, CONFIG=OmegaConf.to_yaml(cfg))
 
 
 def main(args: list[str]) -> int:

@@ -2,7 +2,8 @@
 
 from ganlab.config.args import parse_args
 from ganlab.config.checks import to_container, validate
-from ganlab.config.schema import TrainConfig, key, train_schema
+from ganlab.config.parts import open_schema
+from ganlab.config.schema import TrainConfig, key
 from ganlab.config.spec import DataSpec
 
-__all__ = ["DataSpec", "TrainConfig", "key", "parse_args", "to_container", "train_schema", "validate"]
+__all__ = ["DataSpec", "TrainConfig", "key", "open_schema", "parse_args", "to_container", "validate"]

@@ -1,15 +1,15 @@
 """The configuration schema: typed sections whose every key has a documented range.
 
 Hydra merges every YAML file of ``configs/`` into these dataclasses, so a misspelt key or a value of the wrong
-type stops a run before it starts. A part (a network, a dataset, a penalty, ...) owns the keys only it reads:
-it declares them as a dataclass when it registers (see :mod:`ganlab.registry`), and :func:`train_schema` adds
-them to their section. Ranges live beside each key (``field(metadata=...)`` through :func:`key`) and are
-checked in one pass by :mod:`ganlab.config.checks`.
+type stops a run before it starts. The sections whose parts come from a registry (``model``, ``objective``,
+``penalty``, ``data``) hold here the keys all their parts share; a part (a network family, an objective, ...)
+declares the keys only it reads as a dataclass when it registers (see :mod:`ganlab.registry`), and
+:mod:`ganlab.config.parts` gives the section exactly the chosen part's. Ranges live beside each key
+(``field(metadata=...)`` through :func:`key`) and are checked in one pass by :mod:`ganlab.config.checks`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -23,6 +23,16 @@ def key(default: Any, *, lo: float | None = None, hi: float | None = None, above
     meta = {k: v for k, v in dict(lo=lo, hi=hi, above=above, below=below, choices=choices, doc=doc).items()
             if v is not None and v != ""}
     return field(default=default, metadata=meta)
+
+
+def range_text(meta: dict[str, Any] | Any) -> str:
+    """A key's range (its ``metadata``, see :func:`key`) in words: ">= 1 and <= 4096", "one of a, b", or ""."""
+    if "choices" in meta:
+        return f"one of {', '.join(meta['choices'])}"
+    lo, hi, above, below = (meta.get(k) for k in ("lo", "hi", "above", "below"))
+    low = f">= {lo:g}" if lo is not None else f"> {above:g}" if above is not None else ""
+    high = f"<= {hi:g}" if hi is not None else f"< {below:g}" if below is not None else ""
+    return " and ".join(b for b in (low, high) if b)
 
 
 class Norm(str, Enum):
@@ -133,35 +143,3 @@ class TrainConfig:
     # a run dir to continue from its last checkpoint; auto: this run's own dir if it holds one, else start (the
     # default of every job of a sweep, so that a requeued job or a re-run sweep command continues)
     resume: str | None = None
-
-
-# the sections whose parts come from a registry, by the registry's key (see ganlab.registry.ALL)
-PART_SECTIONS = {"model": "model.arch", "objective": "objective.name", "penalty": "penalty.name", "data": "data.name"}
-
-
-def _extend(base: type, owned: dict[str, type]) -> type:
-    """``base`` with the fields of the parts' ``owned`` dataclasses added (a key two parts own must agree)."""
-    fields: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(base)}
-    extra: dict[str, tuple[str, Any, dataclasses.Field]] = {}
-    for part, params in owned.items():
-        for f in dataclasses.fields(params):
-            if f.name in fields:
-                raise TypeError(f"{part} declares {base.__name__}.{f.name}, a key every part of the section has")
-            if f.name in extra and (extra[f.name][1] != f.type or extra[f.name][2].default != f.default):
-                raise TypeError(f"{part} and {extra[f.name][0]} declare {f.name} differently")
-            extra.setdefault(f.name, (part, f.type, f))
-    if not extra:
-        return base
-    new = [(name, typ, field(default=f.default, metadata=f.metadata)) for name, (_, typ, f) in extra.items()]
-    return dataclasses.make_dataclass(base.__name__, new, bases=(base,))
-
-
-SECTION_TYPES = {"model": ModelConfig, "objective": ObjectiveConfig, "penalty": PenaltyConfig, "data": DataConfig}
-
-
-def train_schema(registries: dict[str, Any]) -> type:
-    """The whole schema: :class:`TrainConfig` whose part sections carry the keys their parts own.
-    ``registries`` maps a registry key (``model.arch``) to its registry (``ganlab.registry.ALL``)."""
-    sections = {name: _extend(SECTION_TYPES[name], registries[reg].params()) for name, reg in PART_SECTIONS.items()}
-    return dataclasses.make_dataclass(
-        "TrainConfig", [(name, typ, field(default_factory=typ)) for name, typ in sections.items()], bases=(TrainConfig,))

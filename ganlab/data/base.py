@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab.config.schema import key
 from ganlab.config.spec import DataSpec
 from ganlab.memory import check_fits
 
@@ -28,8 +29,8 @@ IMAGE_EVAL_SAMPLES = 10_000  # samples per evaluation of image data (FID's custo
 class FileParams:
     """Keys of the data sets read from files in torchvision's layout."""
 
-    root: str = "data"  # the folder holding <root>/MNIST/raw, <root>/cifar-10-batches-py, ...
-    download: bool = False  # fetch missing files when the network allows
+    root: str = key("data", doc="the folder holding <root>/MNIST/raw, <root>/cifar-10-batches-py, ...")
+    download: bool = key(False, doc="fetch missing files when the network allows")
 
 
 class Dataset:

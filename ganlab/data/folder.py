@@ -20,8 +20,8 @@ SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
 @dataclass
 class FolderParams:
-    path: str | None = None  # the folder of images
-    channels: int | None = key(None, lo=1, hi=3)  # 1 (grayscale) or 3 (RGB); None: 3
+    path: str | None = key(None, doc="the folder of images")
+    channels: int = key(3, lo=1, hi=3, doc="1 (grayscale) or 3 (RGB)")
 
 
 def _read(p: Path, size: int, channels: int) -> np.ndarray:

@@ -18,7 +18,7 @@ TOY_EVAL_SAMPLES = 2500  # points generated per evaluation, as in VEEGAN and Pac
 
 @dataclass
 class MixtureParams:
-    std: float = key(0.0, lo=0, hi=10)  # standard deviation of each Gaussian; 0: the data set's own
+    std: float = key(0.0, lo=0, hi=10, doc="standard deviation of each Gaussian; 0: the data set's own")
 
 
 class GaussianMixture(Dataset):
@@ -59,13 +59,13 @@ def grid_centers(values: tuple[float, ...] = (-4.0, -2.0, 0.0, 2.0, 4.0)) -> Ten
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 
 
-@DATASETS.register("ring8", params=MixtureParams)
+@DATASETS.register("ring8", params=MixtureParams, kind="points")
 def ring8(cfg: DictConfig | None = None) -> GaussianMixture:
     """8 Gaussians evenly spaced on a circle of radius 1, sd 0.01."""
     return GaussianMixture("ring8", ring_centers(8, 1.0), (cfg.std if cfg is not None else 0) or 0.01)
 
 
-@DATASETS.register("grid25", params=MixtureParams)
+@DATASETS.register("grid25", params=MixtureParams, kind="points")
 def grid25(cfg: DictConfig | None = None) -> GaussianMixture:
     """25 Gaussians centred on {-4, -2, 0, 2, 4}^2, sd 0.05."""
     return GaussianMixture("grid25", grid_centers(), (cfg.std if cfg is not None else 0) or 0.05)

@@ -9,6 +9,6 @@ from typing import Any
 
 from ganlab.registry import Registry
 
-METRICS: Registry[Any] = Registry("metric", __name__)
+METRICS: Registry[Any] = Registry("metric", __name__, "metric family")
 
 __all__ = ["METRICS"]

@@ -1,4 +1,5 @@
-"""What every metric family offers the evaluator, and the headline metric that ranks runs."""
+"""What every metric family offers the evaluator, and the headline metric that ranks runs (which a family
+declares among the metrics it computes)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from ganlab.data import Dataset
 
 @dataclass(frozen=True)
 class Headline:
-    """The metric that ranks runs and keeps checkpoints/best.pt."""
+    """A metric that can rank runs and keep checkpoints/best.pt: of those a run measures, the one of lowest
+    ``rank`` does (the built-in ones: reverse_kl 10, fid_classifier 20, fid 30)."""
 
     name: str
     lower_is_better: bool
+    rank: int = 100
 
     def better(self, new: float, old: float | None) -> bool:
         if not math.isfinite(new):
@@ -29,14 +32,23 @@ class Headline:
         return new < old if self.lower_is_better else new > old
 
 
-# the metric that ranks runs: the first of these that a run's metrics have
-HEADLINES = (Headline("reverse_kl", True), Headline("fid_classifier", True), Headline("fid", True))
+def headlines() -> tuple[Headline, ...]:
+    """Every headline the metric families declare (``Metric.headlines``), by rank."""
+    from ganlab.metrics import METRICS
+
+    found: dict[str, Headline] = {}
+    for name, family in METRICS.items():
+        for h in family.headlines:
+            if found.setdefault(h.name, h) != h:
+                raise ValueError(f"metric family {name} declares the headline {h} unlike another ({found[h.name]})")
+    return tuple(sorted(found.values(), key=lambda h: (h.rank, h.name)))
 
 
 def headline_for(metrics: Any) -> Headline | None:
-    """The headline metric among ``metrics`` (names): reverse KL for mode-counting data (2-D toys, Stacked
-    MNIST), else the classifier's Fréchet distance, else FID; None when none is there."""
-    return next((h for h in HEADLINES if h.name in metrics), None)
+    """The headline metric among ``metrics`` (names): the declared headline of lowest rank there (reverse KL for
+    mode-counting data, 2-D toys and Stacked MNIST, else the classifier's Fréchet distance, else FID, unless a
+    family declares another); None when none is there."""
+    return next((h for h in headlines() if h.name in metrics), None)
 
 
 @dataclass
@@ -52,7 +64,10 @@ class Settings:
 
 
 class Metric:
-    """One family of metrics: set up once for a data set (``__init__``), then called on each batch of samples."""
+    """One family of metrics: set up once for a data set (``__init__``), then called on each batch of samples.
+    ``headlines``: those of its metrics that may rank runs (see :class:`Headline`)."""
+
+    headlines: tuple[Headline, ...] = ()
 
     @classmethod
     def applies(cls, data: Dataset, settings: Settings) -> bool:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ganlab.data import Dataset, ImageTensors
 from ganlab.errors import GanlabError
 from ganlab.metrics import METRICS
-from ganlab.metrics.base import Metric, Settings
+from ganlab.metrics.base import Headline, Metric, Settings
 from ganlab.metrics.frechet import frechet_distance_of
 from ganlab.metrics.toy import kl_to_uniform
 from ganlab.runs import save_checkpoint
@@ -146,6 +146,9 @@ def load_or_train_classifier(train: ImageTensors, test: ImageTensors | None, cac
 class ClassifierMetrics(Metric):
     """``fid_classifier``, ``class_kl`` (or ``modes`` and ``reverse_kl``), ``label_accuracy`` and the judge's own
     ``classifier_accuracy``, for data that names the labelled images its classifier learns from."""
+
+    headlines = (Headline("reverse_kl", lower_is_better=True, rank=10),
+                 Headline("fid_classifier", lower_is_better=True, rank=20))
 
     @classmethod
     def applies(cls, data: Dataset, settings: Settings) -> bool:

@@ -15,7 +15,7 @@ from torch import Tensor
 from ganlab.data import Dataset, ImageTensors
 from ganlab.errors import GanlabError
 from ganlab.metrics import METRICS
-from ganlab.metrics.base import Metric, Settings
+from ganlab.metrics.base import Headline, Metric, Settings
 
 INCEPTION_METRICS = ("fid", "kid", "inception_score", "precision", "recall")
 
@@ -104,6 +104,8 @@ def inception_metrics(fake: Tensor, real: Tensor, weights: Path, cuda: bool = Fa
 class InceptionMetrics(Metric):
     """FID, KID, IS, precision and recall of any images, when the Inception weights are at hand (else one line
     says they are skipped)."""
+
+    headlines = (Headline("fid", lower_is_better=True, rank=30),)
 
     @classmethod
     def applies(cls, data: Dataset, settings: Settings) -> bool:

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ganlab.data import Dataset
 from ganlab.metrics import METRICS
-from ganlab.metrics.base import Metric, Settings
+from ganlab.metrics.base import Headline, Metric, Settings
 
 
 def mode_histogram(points: Tensor, centers: Tensor, std: float, radius: float = 3.0) -> Tensor:
@@ -48,6 +48,8 @@ def mode_metrics(points: Tensor, centers: Tensor, std: float) -> dict[str, float
 @METRICS.register("modes")
 class ModeMetrics(Metric):
     """Data with known modes (a Gaussian mixture): the protocol above."""
+
+    headlines = (Headline("reverse_kl", lower_is_better=True, rank=10),)
 
     @classmethod
     def applies(cls, data: Dataset, settings: Settings) -> bool:

@@ -1,6 +1,7 @@
 """Generators and discriminators. A network family is one module here that registers a :class:`Networks`
 subclass (``@NETWORKS.register("name", params=...)``) and one YAML preset in ``configs/model/`` naming it in
-``model.arch``; ``model.arch=auto`` picks the family made for the data's kind."""
+``model.arch``; ``model.arch=auto`` picks the family made for the data's kind (``default_for``), which a data
+set states when it registers (``kind=``)."""
 
 from __future__ import annotations
 
@@ -30,14 +31,19 @@ class Networks:
         raise NotImplementedError
 
 
-NETWORKS: Registry[type[Networks]] = Registry("model.arch", __name__, choose="model.arch=<name>")
+NETWORKS: Registry[type[Networks]] = Registry("model.arch", __name__, "network family", choose="model.arch=<name>")
+
+
+def family_name(arch: str, kind: str) -> str:
+    """The family ``model.arch`` names: for ``auto``, the one made for data of ``kind`` ("image", "points")."""
+    if arch != "auto":
+        return arch
+    return next(name for name, fam in NETWORKS.items() if kind in fam.default_for)
 
 
 def networks_for(cfg: DictConfig, spec: DataSpec) -> type[Networks]:
     """The family ``cfg.arch`` names, or for ``auto`` the one made for the data's kind."""
-    arch = str(cfg.arch)
-    if arch == "auto":
-        arch = next(name for name, fam in NETWORKS.items() if spec.kind in fam.default_for)
+    arch = family_name(str(cfg.arch), spec.kind)
     family = NETWORKS[arch]
     if spec.kind not in family.kinds:
         others = [n for n, f in NETWORKS.items() if spec.kind in f.kinds]
@@ -69,4 +75,4 @@ def norm_name(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-__all__ = ["NETWORKS", "Networks", "build_models", "networks_for", "norm_name"]
+__all__ = ["NETWORKS", "Networks", "build_models", "family_name", "networks_for", "norm_name"]

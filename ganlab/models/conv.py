@@ -22,7 +22,7 @@ from ganlab.models.layers import norm_layer, with_label
 
 @dataclass
 class ConvParams:
-    channels: int = key(64, lo=1, hi=4096)  # base width (DCGAN's ngf / ndf)
+    channels: int = key(64, lo=1, hi=4096, doc="base width (DCGAN's ngf / ndf)")
 
 
 def conv_plan(size: int) -> tuple[int, int]:
@@ -103,7 +103,7 @@ class ConvDiscriminator(nn.Module):
 
 
 @NETWORKS.register("conv", params=ConvParams)
-class DCGAN(Networks):
+class Conv(Networks):
     """DCGAN's strided convolutions: images whose side is 4 * 2^k or 7 * 2^k."""
 
     kinds = ("image",)

@@ -16,9 +16,9 @@ from ganlab.models.layers import norm_layer, with_label
 
 @dataclass
 class MLPParams:
-    hidden: int = key(256, lo=1, hi=65536)  # width of each hidden layer
-    layers: int = key(2, lo=1, hi=64)  # hidden layers
-    d_dropout: float = key(0.0, lo=0, below=1)  # dropout after each hidden layer of D
+    hidden: int = key(256, lo=1, hi=65536, doc="width of each hidden layer")
+    layers: int = key(2, lo=1, hi=64, doc="hidden layers")
+    d_dropout: float = key(0.0, lo=0, below=1, doc="dropout after each hidden layer of D")
 
 
 class MLPGenerator(nn.Module):

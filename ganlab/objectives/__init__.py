@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from ganlab.objectives.base import Objective
     from ganlab.objectives.penalties import Penalty
 
-OBJECTIVES: Registry[Any] = Registry("objective.name", __name__, choose="objective=<name>")
-PENALTIES: Registry[Any] = Registry("penalty.name", __name__, choose="penalty=<name>")
+OBJECTIVES: Registry[Any] = Registry("objective.name", __name__, "objective", choose="objective=<name>")
+PENALTIES: Registry[Any] = Registry("penalty.name", __name__, "penalty", choose="penalty=<name>")
 
 
 def build_objective(cfg: Any) -> Objective:

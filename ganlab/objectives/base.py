@@ -12,23 +12,26 @@ class Objective:
     D's loss is a sum of a mean over real outputs and a mean over fake outputs; ``loss_real`` and
     ``loss_fake`` give the per-sample terms, so the same loss can be integrated against densities.
 
-    An objective also declares its theory, which ``objectives/theory.py`` and the tests read: the quantity its
+    An objective also declares its theory, which ``ganlab/theory.py`` and the tests read: the quantity its
     estimate tends to at the optimal discriminator (``divergence``, a name theory knows, e.g. ``jensen_shannon``
     or ``total_variation``) and that discriminator's raw output as a function of the log density ratio
     (:meth:`optimal_output`). An objective whose optimum has no closed form says so (``closed_form = False``);
-    the closed-form checks leave it out.
+    the closed-form checks leave it out. One without an estimate of a divergence leaves ``estimate_tag`` None.
 
     A relativistic objective (``relativistic = True``) compares D's output for each fake with its output for a
     real sample: its losses are not sums of per-sample terms, and its G loss takes D's outputs for the real
-    batch as well (:meth:`g_loss`'s ``real``, detached).
+    batch as well (:meth:`g_loss`'s ``real``, detached). Where G's loss is not the batch mean of one loss per
+    fake (a relativistic *average* compares each sample with the other batch's mean), it says
+    ``g_loss_per_sample = False``.
     """
 
     name: str = ""
-    divergence: str | None = None  # what estimate() tends to at the optimal D (see objectives/theory.py)
-    estimate_tag: str | None = None  # the TensorBoard tag of estimate(), if the objective has one
+    divergence: str | None = None  # what estimate() tends to at the optimal D (see ganlab/theory.py)
+    estimate_tag: str | None = None  # the TensorBoard tag of estimate(); None: the objective logs no estimate
     probabilistic: bool = False  # D outputs a logit of P(real): D/real and D/fake are logged as sigmoids
-    closed_form: bool = True  # objectives/theory.py knows what the optimal D gives (divergence, optimal_output)
+    closed_form: bool = True  # ganlab/theory.py knows what the optimal D gives (divergence, optimal_output)
     relativistic: bool = False  # g_loss(fake, real) needs D's outputs for the real batch too
+    g_loss_per_sample: bool = True  # g_loss of a batch is the mean of g_loss of each of its samples (pairs)
 
     def optimal_output(self, log_ratio: Tensor) -> Tensor | None:
         """The optimal D's raw output where log p(x) - log q(x) = ``log_ratio`` (None: not a function of it)."""

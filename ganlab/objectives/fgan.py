@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganlab.config.schema import key
 from ganlab.objectives import OBJECTIVES
 from ganlab.objectives.base import Objective
 from ganlab.objectives.losses import Minimax
@@ -40,8 +41,8 @@ def safe_exp(v: Tensor) -> Tensor:
 
 @dataclass
 class FGANParams:
-    # G maximises E_Q[g_f(D(G(z)))] (true, the paper's Sec. 3.2) instead of minimising -E_Q[f*(g_f(D(G(z))))]
-    non_saturating: bool | None = None
+    non_saturating: bool = key(True, doc="G maximises E_Q[g_f(D(G(z)))] (the paper's Sec. 3.2) instead of "
+                                         "minimising -E_Q[f*(g_f(D(G(z))))]")
 
 
 class FDivergence(Objective):
@@ -52,7 +53,7 @@ class FDivergence(Objective):
     the same fixed point and stronger gradients while Q is far from P.
 
     Its theory: the estimate tends to D_f(P || Q) = E_Q[f(p / q)] (``f_of_log_ratio``, integrated by
-    ``objectives/theory.py`` where no closed form is known), at the critic output v* with g_f(v*) = f'(p / q).
+    ``ganlab/theory.py`` where no closed form is known), at the critic output v* with g_f(v*) = f'(p / q).
     """
 
     def __init__(self, non_saturating: bool = True):
@@ -198,12 +199,12 @@ class JensenShannon(FDivergence):
         return log_ratio
 
 
-@OBJECTIVES.register("gan", params=FGANParams)
+@OBJECTIVES.register("gan_divergence", params=FGANParams)
 class GANDivergence(FDivergence):
     """The GAN divergence 2 JSD - log 4: f(u) = u log u - (u + 1) log(u + 1), g_f(v) = -log(1 + exp(-v)),
     f*(t) = -log(1 - exp(t)). Its critic is the original GAN discriminator with D = sigmoid(v)."""
 
-    name = "gan"
+    name = "gan_divergence"
     probabilistic = True
     loss_real = Minimax.loss_real  # -g_f(v) = softplus(-v)
     loss_fake = Minimax.loss_fake  # f*(g_f(v)) = softplus(v)

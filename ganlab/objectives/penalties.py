@@ -26,12 +26,12 @@ def _ignore(tag: str, value: Tensor) -> None:
 
 @dataclass
 class WeightParams:
-    weight: float = key(10.0, lo=0, hi=1e6)  # lambda of a gradient penalty, gamma of R1 / R2
+    weight: float = key(10.0, lo=0, hi=1e6, doc="lambda of a gradient penalty, gamma of R1 / R2")
 
 
 @dataclass
 class ClipParams:
-    clip: float = key(0.01, above=0, hi=1e3)  # weight-clipping bound
+    bound: float = key(0.01, above=0, hi=1e3, doc="every D parameter is clamped to [-bound, bound]")
 
 
 @PENALTIES.register("none")
@@ -52,17 +52,17 @@ class Penalty:
 
 @PENALTIES.register("clip", params=ClipParams)
 class WeightClip(Penalty):
-    """WGAN's weight clipping: every D parameter is clamped to [-c, c] after each D step."""
+    """WGAN's weight clipping: every D parameter is clamped to [-bound, bound] after each D step (the paper's c)."""
 
     name = "clip"
 
-    def __init__(self, clip: float = 0.01):
-        self.clip = clip
+    def __init__(self, bound: float = 0.01):
+        self.bound = bound
 
     @torch.no_grad()
     def after_d_step(self, D: nn.Module) -> None:
         for p in D.parameters():
-            p.clamp_(-self.clip, self.clip)
+            p.clamp_(-self.bound, self.bound)
 
 
 def input_grad_norm(D: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:

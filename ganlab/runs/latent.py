@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
-MODES = ("slerp", "lerp")  # walks between two latents
 ARITHMETIC_NOISE = 0.25  # DCGAN Fig. 7: the neighbours of a result are Y + U(-0.25, 0.25) noise
 
 

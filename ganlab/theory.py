@@ -127,7 +127,7 @@ def true_value(objective: Objective | str, p: Gaussian, q: Gaussian) -> float:
         return closed[name]()
     if name in mixed:
         return mixture_divergences(p, q)[mixed[name]]
-    if name == "gan":
+    if name == "gan_divergence":
         return 2 * mixture_divergences(p, q)["jsd"] - math.log(4.0)
     if hasattr(obj, "f_of_log_ratio"):
         return f_divergence(obj, p, q)
