@@ -89,7 +89,7 @@ def fast_losses(trainer: Trainer, steps: int) -> list[tuple[float, float]]:
     """ganlab's step as the trainer runs it; (loss_D, loss_G) from its statistics."""
     out = []
     for i in range(steps):
-        stats, _ = trainer.step_fn(trainer.data, measure_grads=i % 3 == 0)
+        stats, _ = trainer.gan_step(trainer.data, measure_grads=i % 3 == 0)
         loss_d = stats["Loss/D"] + stats.get("Penalty/gp", 0.0)  # the plain loop reports D's loss with its penalty
         out.append((loss_d.item(), stats["Loss/G"].item()))
     return out
@@ -137,11 +137,11 @@ def test_compiled_networks_give_the_eager_losses(tmp_path, monkeypatch):
 
     overrides = [*TINY, "model=wgan_gp", "data=grid25", "trainer.batch_size=16", "trainer.n_critic=2"]
     eager = Trainer(compose_config(overrides), tmp_path)
-    expected = [torch.stack(list(eager.step_fn(eager.data, measure_grads=i == 1)[0].values())) for i in range(3)]
+    expected = [torch.stack(list(eager.gan_step(eager.data, measure_grads=i == 1)[0].values())) for i in range(3)]
     monkeypatch.setattr(build_module, "compile_networks", lambda G, D: compile_networks(G, D, backend="aot_eager"))
     compiled = Trainer(compose_config([*overrides, "trainer.compile=true"]), tmp_path)
-    assert compiled.step_fn.d_forward is not compiled.D  # the step runs the compiled forwards
-    got = [torch.stack(list(compiled.step_fn(compiled.data, measure_grads=i == 1)[0].values())) for i in range(3)]
+    assert compiled.gan_step.d_forward is not compiled.D  # the step runs the compiled forwards
+    got = [torch.stack(list(compiled.gan_step(compiled.data, measure_grads=i == 1)[0].values())) for i in range(3)]
     assert torch.stack(got).flatten().tolist() == pytest.approx(torch.stack(expected).flatten().tolist(), rel=1e-4, abs=1e-5)
 
 
@@ -167,9 +167,9 @@ def test_cuda_run_with_the_gradient_penalty(tmp_path):
 def test_bf16_autocast_gives_finite_losses(tmp_path, model):
     trainer = Trainer(compose_config([*TINY, f"model={model}", "data=digits", "trainer.batch_size=32",
                                       "device.type=cuda", "device.precision=bf16"]), tmp_path)
-    assert trainer.step_fn.autocast_dtype == torch.bfloat16
+    assert trainer.gan_step.autocast_dtype == torch.bfloat16
     seen = []
     trainer.D.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
-    stats = [trainer.step_fn(trainer.data, measure_grads=True)[0] for _ in range(10)]
+    stats = [trainer.gan_step(trainer.data, measure_grads=True)[0] for _ in range(10)]
     assert torch.bfloat16 in seen  # D ran in bf16
     assert all(torch.isfinite(v).all() for s in stats for v in s.values()), stats

@@ -165,7 +165,9 @@ def test_a_model_an_objective_and_a_labelled_dataset_are_one_module_and_one_yaml
     }
     for rel, text in added.items():
         (tree / rel).write_text(textwrap.dedent(text).lstrip())
-    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
+    # the copy first on the import path, the caller's after it (where its packages may come from)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")])),
+           "OMP_NUM_THREADS": "1"}
     run = tmp_path / "run"
     train = ["train", "model=tiny_gan", "objective=ls_symmetric", "data=bars", "trainer.steps=30", "trainer.batch_size=32",
              "trainer.log_every=10", "trainer.progress=false", "eval.n=200", f"eval.cache_dir={tmp_path / 'cache'}",

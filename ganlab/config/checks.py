@@ -19,7 +19,8 @@ STRICT_SECTIONS = ("objective", "penalty")
 def _range_error(path: str, value: Any, meta: dict[str, Any]) -> str | None:
     if value is None or isinstance(value, bool):
         return None
-    if "choices" in meta:
+    if "choices" in meta:  # a boolean given to a str key of choices arrives as 'True' / 'False'
+        value = value.lower() if value in ("True", "False") else value
         return None if value in meta["choices"] else f"one of {', '.join(meta['choices'])}"
     if not isinstance(value, (int, float)):
         return None
