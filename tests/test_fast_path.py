@@ -173,3 +173,21 @@ def test_bf16_autocast_gives_finite_losses(tmp_path, model):
     stats = [trainer.gan_step(trainer.data, measure_grads=True)[0] for _ in range(10)]
     assert torch.bfloat16 in seen  # D ran in bf16
     assert all(torch.isfinite(v).all() for s in stats for v in s.values()), stats
+
+
+def test_where_the_step_is_not_replayed_as_cuda_graphs_and_what_is_said(tmp_path, capsys):
+    """trainer.cuda_graphs=auto replays the step as CUDA graphs on a GPU and says nothing elsewhere; asked for
+    where they cannot run (the CPU, a data-parallel run), the run trains eagerly and says why in one line."""
+    from ganlab.training.graphs import graphs_refused
+
+    cuda = torch.device("cuda")
+    assert graphs_refused("auto", cuda, 1) is None and graphs_refused("True", cuda, 1) is None
+    assert "DistributedDataParallel" in graphs_refused("auto", cuda, 2)
+    assert graphs_refused(False, cuda, 1) == "trainer.cuda_graphs=false"
+    assert "on cpu" in graphs_refused("true", torch.device("cpu"), 1)
+    quiet = Trainer(compose_config([*TINY, "data=grid25"]), tmp_path / "a")
+    assert quiet.graphed is None and capsys.readouterr().out == ""
+    asked = Trainer(compose_config([*TINY, "data=grid25", "trainer.cuda_graphs=true"]), tmp_path / "b")
+    out = capsys.readouterr().out
+    assert asked.graphed is None and out.count("\n") == 1
+    assert "training eagerly, without CUDA graphs: CUDA graphs run on CUDA GPUs, and this run trains on cpu" in out

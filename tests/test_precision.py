@@ -84,3 +84,17 @@ def test_bf16_trains_every_model_and_resumes_exactly(tmp_path, single_thread):
     full, half = read_scalars(tmp_path / "full"), read_scalars(tmp_path / "half")
     for tag in ("Loss/D", "Loss/G"):
         assert dict(half[tag]) == pytest.approx(dict(full[tag]), abs=1e-6), tag
+
+
+def test_compiled_conv_nets_on_cuda_stay_nchw_and_nhwc_is_refused_there():
+    """torch.compile cannot train a channels-last conv net on CUDA (pytorch#171622): the layout falls back to NCHW
+    there, and asking for NHWC is refused before training, naming the reason; elsewhere nothing changes."""
+    from ganlab.errors import GanlabError
+    from ganlab.training.device import use_channels_last
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    auto, nhwc = OmegaConf.create({"channels_last": None}), OmegaConf.create({"channels_last": True})
+    assert use_channels_last(auto, cuda, True) and not use_channels_last(auto, cuda, True, compiled=True)
+    assert use_channels_last(auto, cpu, True, compiled=True)
+    with pytest.raises(GanlabError, match="171622.*Drop device.channels_last"):
+        use_channels_last(nhwc, cuda, True, compiled=True)

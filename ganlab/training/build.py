@@ -57,7 +57,7 @@ class Parts:
         if cfg.trainer.sync_bn:
             G, D = self.ranks.sync_batchnorm(G, D, self.device, self.penalty)
         family = networks_for(cfg.model, self.spec)
-        self.channels_last = use_channels_last(cfg.device, self.device, family.channels_last)
+        self.channels_last = use_channels_last(cfg.device, self.device, family.channels_last, cfg.trainer.compile)
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.G, self.D = G.to(self.device, memory_format=memory_format), D.to(self.device, memory_format=memory_format)
         refused = graphs_refused(cfg.trainer.cuda_graphs, self.device, self.ranks.world)

@@ -26,6 +26,7 @@ import torch
 
 from ganlab.console import say
 from ganlab.data import Dataset
+from ganlab.errors import GanlabError
 from ganlab.training.step import GANStep, Stats
 
 WARMUP = 2  # eager steps of each pattern before it is captured
@@ -88,7 +89,13 @@ class GraphedStep:
                 return {**stats, **step.penalty_stats}, grads
             captured = self._capture(data, pattern)
             if captured is None:  # capture failed: this step goes on eagerly, as all the next ones
-                stats, grads = step.iteration(data, measure_grads)
+                try:
+                    stats, grads = step.iteration(data, measure_grads)
+                except RuntimeError as err:
+                    raise GanlabError(
+                        f"after a failed CUDA graph capture ({self.failed}) the eager step failed too ({err}). The "
+                        "last checkpoint is kept: go on with `ganlab train resume=<run dir> trainer.cuda_graphs=false`."
+                    ) from err
                 return {**stats, **step.penalty_stats}, grads
         else:
             step.d_steps += step.n_critic  # what iteration() counts on the host when it runs
@@ -108,7 +115,9 @@ class GraphedStep:
         fails, after saying why: the step's host state and the random stream are as before the attempt."""
         step = self.step
         d_steps, penalty_stats = step.d_steps, dict(step.penalty_stats)
-        rng = torch.cuda.get_rng_state(step.device)
+        generator = torch.cuda.default_generators[step.device.index if step.device.index is not None
+                                                  else torch.cuda.current_device()]
+        rng = generator.clone_state()  # a failed capture leaves the generator's own state capturing
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):
@@ -118,7 +127,7 @@ class GraphedStep:
             step._freeze_d(False)  # where the capture stopped in the generator's phase
             with contextlib.suppress(RuntimeError):
                 torch.cuda.synchronize(step.device)
-            torch.cuda.set_rng_state(rng, step.device)
+            generator.graphsafe_set_state(rng)
             reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
             self.failed = reason
             say(f"ganlab: training eagerly from step {step.d_steps // step.n_critic + 1}: a CUDA graph of the step "
