@@ -55,10 +55,12 @@ def losses(trainer: Trainer, steps: int) -> list[float]:
 @pytest.mark.parametrize("case", list(CASES))
 def test_graphs_replay_the_eager_step(tmp_path, case, precision):
     overrides = [*TINY, *CASES[case], f"device.precision={precision}"]
+    # each trainer seeds the random streams when it is built: build each just before it trains
     eager = Trainer(compose_config([*overrides, "trainer.cuda_graphs=false"]), tmp_path / "eager")
+    want = losses(eager, STEPS)
     graphed = Trainer(compose_config([*overrides, "trainer.cuda_graphs=true"]), tmp_path / "graphed")
+    got = losses(graphed, STEPS)
     assert eager.graphed is None and graphed.graphed is not None
-    want, got = losses(eager, STEPS), losses(graphed, STEPS)
     assert graphed.graphed.failed is None and graphed.graphed.graphs, "the step was not captured"
     assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
     for mine, theirs in ((graphed.G, eager.G), (graphed.generator, eager.generator)):
@@ -98,12 +100,13 @@ def test_an_eager_checkpoint_goes_on_in_graphs_and_back(tmp_path):
     first.fit()
     state = load_checkpoint(tmp_path / "first" / "checkpoints" / "last.pt")
     goes_on = [*overrides, "trainer.steps=30"]
+    # each resumed trainer takes the checkpoint's random streams when it is built: build each just before it trains
     graphed = Trainer(compose_config([*goes_on, "trainer.cuda_graphs=true"]), tmp_path / "g", resume_state=state)
+    assert all(g["capturable"] for g in graphed.opt_d.param_groups) and graphed.step == 10
+    got = losses(graphed, 20)
     eager = Trainer(compose_config([*goes_on, "trainer.cuda_graphs=false"]), tmp_path / "e", resume_state=state)
-    assert all(g["capturable"] for g in graphed.opt_d.param_groups)
     assert not any(g["capturable"] for g in eager.opt_d.param_groups)
-    graphed.step = eager.step = 10
-    assert losses(graphed, 20) == pytest.approx(losses(eager, 20), rel=1e-4, abs=1e-5)
+    assert got == pytest.approx(losses(eager, 20), rel=1e-4, abs=1e-5)
     assert graphed.graphed.graphs
 
 
