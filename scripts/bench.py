@@ -436,6 +436,10 @@ def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, 
             steps = max(5, min(500, int(args.segment_s / max(per_step, 1e-6))))
     steps = steps or case.steps
     flops = next((lp.flops for lp in loops if lp.name == "eager" and lp.flops), 0)
+    if not flops:  # a replayed graph dispatches nothing to count: count the same step run eagerly
+        eager = Ganlab(build_trainer(case, args, root, "eager"))
+        eager.step()
+        flops = count_flops(eager.step)
 
     for r in range(args.rounds):
         for loop in loops if r % 2 == 0 else loops[::-1]:  # alternate which loop runs first
