@@ -11,16 +11,18 @@ interleaved rounds of
     the generator step, its compute_gradient_penalty, ``.item()`` at each generator step, fp32.
 (b) ganlab's step: a ``Trainer`` built from the composed config exactly as ``ganlab train`` builds it, driven
     as ``Trainer.fit`` drives it (the step, the schedulers, a device-side statistics accumulator), without
-    the logging, sample and checkpoint I/O.
+    the logging, sample and checkpoint I/O; in each of the modes asked for (``--modes``): ``eager``,
+    ``graphs`` (the step replayed as CUDA graphs, ``trainer.cuda_graphs=true``), ``compile``
+    (``trainer.compile=true``) and ``compile+graphs``, each its own trainer from the same seed.
 
-One step is one generator update (n_critic batches of ``batch`` images). Reported per case: img/s, ms/step
-and the ratio (medians over rounds), FLOPs per step (counted with torch.utils.flop_counter.FlopCounterMode),
+One step is one generator update (n_critic batches of ``batch`` images). Reported per case and mode: img/s,
+ms/step and the ratio to the textbook loop (medians over rounds), FLOPs per step (counted with torch.utils.flop_counter.FlopCounterMode),
 the peak memory each loop held beyond what was allocated when its segment began (max over rounds; CUDA:
 torch.cuda.max_memory_allocated; CPU: the resident-set high-water mark VmHWM of /proc/self/status, reset
-through /proc/self/clear_refs after malloc_trim), and on CUDA the MFU of ganlab's step.
+through /proc/self/clear_refs after malloc_trim), and on CUDA the MFU of each mode.
 
     python scripts/bench.py --json bench.json                 # CPU, every case (4-6 minutes on 2 busy cores)
-    python scripts/bench.py --device cuda --json bench.json
+    python scripts/bench.py --device cuda --json bench.json   # eager and graphs; --compile adds the compiled modes
     python scripts/bench.py --cases gan --rounds 3 --steps 20
 """
 
@@ -31,6 +33,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import math
 import os
 import statistics
 import sys
@@ -51,6 +54,7 @@ from formats import write_idx  # noqa: E402 -- the tests' writer of MNIST-format
 
 from ganlab.commands.compose import compose_config  # noqa: E402
 from ganlab.models import build_models  # noqa: E402
+from ganlab.training.graphs import WARMUP  # noqa: E402
 from ganlab.training.loop import Trainer  # noqa: E402
 
 # dense bf16 / fp32 peak of the GPUs MFU is reported for, in TFLOP/s (vendor data sheets, SXM parts)
@@ -377,28 +381,65 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, budget_s: float = 1.0)
     return best
 
 
-def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, float]) -> dict:
-    device = torch.device(args.device)
-    overrides = [f"model={case.model}", *case.overrides, f"data.mnist.root={root}", f"trainer.batch_size={case.batch}",
-                 f"device.type={args.device}", f"trainer.compile={str(args.compile).lower()}", *args.override]
-    cfg = compose_config(overrides)
-    trainer = Trainer(cfg, root / "run")
-    workers = args.ref_workers if args.ref_workers is not None else (2 if device.type == "cuda" else 0)
-    ref = Reference(trainer, reference_dataset(trainer, root, cfg.data.image_size or 0), workers)
-    ours = Ganlab(trainer)
-    loops = [Loop("reference", ref.step, None, False), Loop("ganlab", ours.step, ours.read, device.type == "cuda")]
+# ganlab's ways of running the same step: trainer.cuda_graphs and trainer.compile
+MODES = {"eager": ("false", False), "graphs": ("true", False), "compile": ("false", True),
+         "compile+graphs": ("true", True)}
 
-    steps = args.steps
-    for loop in loops:  # warm up (and compile); count FLOPs; pick the segment length
+
+def warmup_steps(cfg) -> int:
+    """Steps after which every pattern of lazy-penalty D steps has been captured (training/graphs.py)."""
+    every, n_critic = cfg.penalty.every, cfg.trainer.n_critic
+    return (WARMUP + 1) * (every // math.gcd(every, n_critic)) + 1
+
+
+def build_trainer(case: Case, args: argparse.Namespace, root: Path, mode: str) -> Trainer:
+    graphs, compiled = MODES[mode]
+    overrides = [f"model={case.model}", *case.overrides, f"data.mnist.root={root}", f"trainer.batch_size={case.batch}",
+                 f"device.type={args.device}", f"trainer.compile={str(compiled).lower()}",
+                 f"trainer.cuda_graphs={graphs}", *args.override]
+    torch.manual_seed(0)
+    return Trainer(compose_config(overrides), root / f"run_{mode}")
+
+
+def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, float]) -> dict:
+    """Time the reference loop and ganlab's step in each of ``args.modes`` on the same networks (each mode its
+    own trainer, from the same seed); a mode that fails to build or to run is reported with its error."""
+    device = torch.device(args.device)
+    trainers = {mode: build_trainer(case, args, root, mode) for mode in args.modes}
+    first = trainers[args.modes[0]]
+    cfg = first.cfg
+    workers = args.ref_workers if args.ref_workers is not None else (2 if device.type == "cuda" else 0)
+    ref = Reference(first, reference_dataset(first, root, cfg.data.image_size or 0), workers)
+    loops = [Loop("reference", ref.step, None, False)]
+    for mode, trainer in trainers.items():
+        ours = Ganlab(trainer)
+        loops.append(Loop(mode, ours.step, ours.read, device.type == "cuda"))
+
+    steps, errors = args.steps, {}
+    for loop in list(loops):  # warm up (compile, capture); count FLOPs eagerly; pick the segment length
         with loop.active():
-            warm = timed(loop.step, 1, device, loop.finish)
-            if loop.name == "ganlab" and args.compile:
-                print(f"  ganlab first step (torch.compile): {warm:.1f} s")
-            loop.flops = count_flops(loop.step)
-            per_step = timed(loop.step, 1, device, loop.finish)
-        if steps is None and device.type == "cuda":
+            try:
+                warm = timed(loop.step, 1, device, loop.finish)
+                for _ in range(warmup_steps(cfg)):  # CUDA graphs: each pattern's eager steps, then its capture
+                    loop.step()
+                if "compile" in loop.name:
+                    print(f"  {loop.name}: first step {warm:.1f} s (torch.compile)")
+                if loop.name in ("reference", "eager"):
+                    loop.flops = count_flops(loop.step)
+                per_step = timed(loop.step, 1, device, loop.finish)
+            except Exception as err:  # noqa: BLE001 -- a mode torch cannot run is a row of its own
+                errors[loop.name] = f"{type(err).__name__}: {str(err).strip().splitlines()[0][:300]}"
+                print(f"  {loop.name}: failed: {errors[loop.name]}")
+                loops.remove(loop)
+                continue
+        if steps is None and device.type == "cuda" and loop.name == "reference":
             steps = max(5, min(500, int(args.segment_s / max(per_step, 1e-6))))
     steps = steps or case.steps
+    flops = next((lp.flops for lp in loops if lp.name == "eager" and lp.flops), 0)
+    if not flops:  # a replayed graph dispatches nothing to count: count the same step run eagerly
+        eager = Ganlab(build_trainer(case, args, root, "eager"))
+        eager.step()
+        flops = count_flops(eager.step)
 
     for r in range(args.rounds):
         for loop in loops if r % 2 == 0 else loops[::-1]:  # alternate which loop runs first
@@ -410,46 +451,57 @@ def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, 
             with loop.active():
                 print_profile(f"{case.name} batch {case.batch}, {loop.name}", loop.step, args.profile, device)
 
-    ref_loop, our_loop = loops
+    ref_loop = loops[0]
     images = case.batch * cfg.trainer.n_critic  # per generator step
-    ref_ms, our_ms = statistics.median(ref_loop.ms), statistics.median(our_loop.ms)
-    ratio = statistics.median(r / o for r, o in zip(ref_loop.ms, our_loop.ms, strict=True))
-    peak = peak_tflops(device, trainer.step_fn.autocast_dtype, args.peak_tflops)
-    mfu = our_loop.flops / (our_ms / 1e3) / (peak * 1e12) if peak else None
-    precision = "bf16" if trainer.step_fn.autocast_dtype == torch.bfloat16 else "fp32"
-    achieved = our_loop.flops / (our_ms / 1e3) / 1e9  # GFLOP/s
+    dtype = first.gan_step.autocast_dtype
+    precision = "bf16" if dtype == torch.bfloat16 else "fp32"
+    peak = peak_tflops(device, dtype, args.peak_tflops)
+    modes = {}
+    for loop in loops[1:]:
+        ms = statistics.median(loop.ms)
+        achieved = flops / (ms / 1e3) / 1e9  # GFLOP/s
+        modes[loop.name] = {
+            "ms_per_step": round(ms, 3), "img_per_s": round(images / ms * 1e3, 1),
+            "ratio": round(statistics.median(r / o for r, o in zip(ref_loop.ms, loop.ms, strict=True)), 3),
+            "ratios": [round(r / o, 3) for r, o in zip(ref_loop.ms, loop.ms, strict=True)],
+            "mfu": None if peak is None else round(achieved / (peak * 1e3), 5),
+            "gflop_per_s": round(achieved, 2), "peak_fraction": round(achieved / peaks[precision], 5),
+            "peak_mem_mb": round(loop.peak_mb, 1)}
+    modes.update({name: {"error": err} for name, err in errors.items() if name != "reference"})
+    ref_ms = statistics.median(ref_loop.ms)
     return {
-        "model": case.name, "device": device.type, "batch": case.batch,
-        "ref_img_per_s": round(images / ref_ms * 1e3, 1), "ganlab_img_per_s": round(images / our_ms * 1e3, 1),
-        "ratio": round(ratio, 3), "peak_mem_mb": round(our_loop.peak_mb, 1),
-        "mfu": None if mfu is None else round(mfu, 4), "precision": precision,
-        "gflop_per_s": round(achieved, 2), "peak_gflop_per_s": round(peaks[precision], 1),
-        "peak_fraction": round(achieved / peaks[precision], 4),
-        "ref_ms_per_step": round(ref_ms, 2), "ganlab_ms_per_step": round(our_ms, 2),
-        "ref_peak_mem_mb": round(ref_loop.peak_mb, 1),
-        "ref_flops_per_step": ref_loop.flops, "ganlab_flops_per_step": our_loop.flops,
-        "n_critic": cfg.trainer.n_critic, "steps": steps, "rounds": args.rounds,
-        "ratios": [round(r / o, 3) for r, o in zip(ref_loop.ms, our_loop.ms, strict=True)],
+        "model": case.name, "device": device.type, "batch": case.batch, "precision": precision,
+        "n_critic": cfg.trainer.n_critic, "steps": steps, "rounds": args.rounds, "flops_per_step": flops,
+        "ref_flops_per_step": ref_loop.flops, "ref_ms_per_step": round(ref_ms, 3),
+        "ref_img_per_s": round(images / ref_ms * 1e3, 1), "ref_peak_mem_mb": round(ref_loop.peak_mb, 1),
+        "peak_gflop_per_s": round(peaks[precision], 1), "modes": modes,
     }
 
 
-def print_table(rows: list[dict]) -> None:
-    head = (f"{'model':<8} {'device':<6} {'batch':>5} {'ref img/s':>10} {'ganlab img/s':>12} {'ratio':>6} "
-            f"{'ref ms/step':>11} {'ganlab ms':>10} {'GFLOP/step':>15} {'peak MB':>13} {'prec':>5} {'GFLOP/s':>8} "
-            f"{'of peak':>8} {'MFU':>6}")
+def print_table(rows: list[dict], modes: list[str]) -> None:
+    head = (f"{'model':<8} {'device':<6} {'batch':>5} {'prec':>5} {'GFLOP/step':>10} {'ref ms':>8} "
+            + " ".join(f"{m + ' ms':>17}" for m in modes) + f" {'best':>14} {'MFU':>7} {'of peak':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        flops = f"{r['ref_flops_per_step'] / 1e9:.1f}/{r['ganlab_flops_per_step'] / 1e9:.1f}"
-        mem = f"{r['ref_peak_mem_mb']:.0f}/{r['peak_mem_mb']:.0f}"
-        mfu = "-" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
-        print(f"{r['model']:<8} {r['device']:<6} {r['batch']:>5} {r['ref_img_per_s']:>10.1f} "
-              f"{r['ganlab_img_per_s']:>12.1f} {r['ratio']:>5.2f}x {r['ref_ms_per_step']:>11.1f} "
-              f"{r['ganlab_ms_per_step']:>10.1f} {flops:>15} {mem:>13} {r['precision']:>5} {r['gflop_per_s']:>8.1f} "
-              f"{100 * r['peak_fraction']:>7.1f}% {mfu:>6}")
-    print("ratio: median over rounds of ref ms/step / ganlab ms/step; one step = one generator update "
-          "(n_critic batches); GFLOP/step and peak MB: reference/ganlab; GFLOP/s: ganlab's, as a fraction of this "
-          "machine's measured matmul peak in the row's precision; MFU: of the data-sheet peak (CUDA).")
+        done = {m: v for m, v in r["modes"].items() if "ms_per_step" in v}
+        cells = []
+        for m in modes:
+            v = r["modes"].get(m, {})
+            cells.append(f"{v['ms_per_step']:>9.2f} ({v['ratio']:>4.1f}x)" if "ms_per_step" in v else f"{'failed':>17}")
+        best = min(done, key=lambda m: done[m]["ms_per_step"]) if done else None
+        mfu = done[best]["mfu"] if best else None
+        frac = done[best]["peak_fraction"] if best else 0.0
+        print(f"{r['model']:<8} {r['device']:<6} {r['batch']:>5} {r['precision']:>5} {r['flops_per_step'] / 1e9:>10.1f} "
+              f"{r['ref_ms_per_step']:>8.2f} " + " ".join(cells) + f" {best or '-':>14} "
+              f"{'-' if mfu is None else f'{100 * mfu:.2f}%':>7} {100 * frac:>7.2f}%")
+    for r in rows:
+        for m, v in r["modes"].items():
+            if "error" in v:
+                print(f"{r['model']} batch {r['batch']}, {m}: {v['error']}")
+    print("ms: median ms a generator step (n_critic batches) over rounds, (x): the textbook loop's ms / this mode's "
+          "(median of the rounds' ratios); best: the fastest mode, whose MFU (of the data-sheet peak, CUDA) and share "
+          "of this machine's measured matmul peak are shown; FLOPs counted on the eager step.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -458,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--cases", default="gan,dcgan,wgan_gp",
                         help="comma-separated models to run (gan, dcgan, wgan_gp); default all")
+    parser.add_argument("--batches", default=None, help="comma-separated batch sizes to keep (default: every case's)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per case (default 5)")
     parser.add_argument("--steps", type=int, default=None,
                         help="timed steps per loop and round (default: per case on CPU, about --segment-s on CUDA)")
@@ -470,13 +523,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="reference DataLoader workers (default: 0 on CPU, where workers compete with the "
                              "training for the cores; 2 on CUDA, as in the tutorial)")
     parser.add_argument("--mnist-n", type=int, default=60000, help="images in the MNIST-format training file")
-    parser.add_argument("--compile", action="store_true", help="ganlab with trainer.compile=true")
+    parser.add_argument("--modes", default=None,
+                        help=f"ganlab's modes to time, comma-separated, of {', '.join(MODES)} (default: eager on "
+                             "CPU; eager,graphs on CUDA)")
+    parser.add_argument("--compile", action="store_true", help="add the compiled modes (torch.compile)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for MFU")
     parser.add_argument("--override", action="append", default=[], help="an extra ganlab config override")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="after the rounds, print each loop's top operators over N steps (torch.profiler)")
     parser.add_argument("--json", type=Path, default=None, help="write the rows to this JSON file")
     args = parser.parse_args(argv)
+    args.modes = (args.modes or ("eager,graphs" if args.device == "cuda" else "eager")).split(",")
+    if args.compile:
+        args.modes += [m for m in ("compile", "compile+graphs") if m not in args.modes and (
+            args.device == "cuda" or "graphs" not in m)]
+    if set(args.modes) - set(MODES) or (args.device == "cpu" and any("graphs" in m for m in args.modes)):
+        parser.error(f"--modes: choose from {', '.join(MODES)} (the graphs modes on CUDA only)")
     threads = args.threads or (1 if args.device == "cpu" else None)
     if threads:
         torch.set_num_threads(threads)
@@ -498,15 +560,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ganlab-bench-") as tmp:
         root = Path(tmp)
         make_mnist_files(root, args.mnist_n)
-        for case in (c for c in CASES if c.name in wanted):
+        batches = {int(b) for b in args.batches.split(",")} if args.batches else None
+        for case in (c for c in CASES if c.name in wanted and (batches is None or c.batch in batches)):
             t0 = time.perf_counter()
             print(f"{case.name} batch {case.batch} ...", flush=True)
             row = run_case(case, args, root, peaks)
-            print(f"  ref {row['ref_ms_per_step']:.1f} ms/step, ganlab {row['ganlab_ms_per_step']:.1f} ms/step, "
-                  f"ratio {row['ratio']:.2f}x (rounds: {row['ratios']}), {time.perf_counter() - t0:.0f} s", flush=True)
+            timings = ", ".join(f"{m} {v['ms_per_step']:.2f} ms ({v['ratio']:.2f}x)" for m, v in row["modes"].items()
+                                if "ms_per_step" in v)
+            print(f"  ref {row['ref_ms_per_step']:.2f} ms/step; {timings}; {time.perf_counter() - t0:.0f} s", flush=True)
             rows.append(row)
     print()
-    print_table(rows)
+    print_table(rows, args.modes)
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({"peak_gflop_per_s": peaks, "rows": rows}, indent=2) + "\n")

@@ -124,14 +124,14 @@ def test_sample_writes_the_documented_arrays(cgan_run, tmp_path, capsys):
     import numpy as np
     from PIL import Image
 
-    run_ganlab("sample", f"run={cgan_run}", "n=25", f"out={tmp_path / 's.npz'}")
+    run_ganlab("sample", f"run={cgan_run}", "n=25", "device=cpu", f"out={tmp_path / 's.npz'}")
     arrays = np.load(tmp_path / "s.npz")
     samples, labels = expected_samples(cgan_run, 25)
     assert arrays["samples"].dtype == np.float32 and arrays["labels"].dtype == np.int64
     assert np.array_equal(arrays["samples"], samples.numpy()) and arrays["samples"].shape == (25, 1, 8, 8)
     assert arrays["labels"].tolist() == labels.tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 4, 5, 5, 6, 6, 6,
                                                              7, 7, 8, 8, 8, 9, 9]
-    ganlab_cli(capsys, "sample", f"run={cgan_run}", "n=6", "label=7", "seed=3", f"out={tmp_path / 'seven.npz'}")
+    ganlab_cli(capsys, "sample", f"run={cgan_run}", "n=6", "label=7", "seed=3", "device=cpu", f"out={tmp_path / 'seven.npz'}")
     seven = np.load(tmp_path / "seven.npz")
     assert seven["labels"].tolist() == [7] * 6
     assert np.array_equal(seven["samples"], expected_samples(cgan_run, 6, seed=3, label=7)[0].numpy())
@@ -145,7 +145,7 @@ def test_sample_of_points_and_its_errors(tmp_path, capsys):
 
     toy = tmp_path / "toy"
     tiny_trainer(toy, "model=wgan_gp", "data=ring8", "trainer.steps=2", "eval.at_end=false").fit()
-    ganlab_cli(capsys, "sample", f"run={toy}", "n=300", f"out={tmp_path / 'p.npz'}")
+    ganlab_cli(capsys, "sample", f"run={toy}", "n=300", "device=cpu", f"out={tmp_path / 'p.npz'}")
     arrays = np.load(tmp_path / "p.npz")
     assert np.array_equal(arrays["samples"], expected_samples(toy, 300)[0].numpy()) and "labels" not in arrays
     assert arrays["samples"].shape == (300, 2)

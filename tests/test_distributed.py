@@ -50,7 +50,8 @@ def max_difference(a: Path, b: Path, tags: tuple[str, ...], steps: range) -> flo
 def test_torchrun_writes_one_run_that_trains_as_one_process_with_the_global_batch(tmp_path):
     """`torchrun -m ganlab train` (MLP on grid25, lazy R1): one run dir under outputs/runs/<now>, made and written
     by rank 0 only; 2 ranks x 16 log what 1 process x 32 logs on the same data and noise."""
-    common = ["data=grid25", *FAST, "trainer.log_every=1", "penalty.every=4"]
+    # device=cpu: 2 processes on the CPU over gloo, on any machine (on a GPU machine, each would want a GPU)
+    common = ["data=grid25", *FAST, "trainer.log_every=1", "penalty.every=4", "device=cpu"]
     ddp = torchrun("-m", "ganlab", "train", *common, "trainer.batch_size=16", cwd=tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["outputs"]  # the other rank's Hydra wrote nothing
     (run,) = (tmp_path / "outputs" / "runs").iterdir()
@@ -70,7 +71,7 @@ def test_ranks_stay_identical_and_resume_exactly_with_any_number_of_processes(tm
     # fp32: on a CPU with bf16 units (AVX512-BF16, AMX) precision=auto autocasts the convolutions to bf16, whose
     # rounding of 2 x 8 and 1 x 16 differs by ~1e-4 from the first step
     common = ["model=wgan_gp", "data=digits", "model.g_norm=layer", "penalty.every=2", "trainer.n_critic=2", *FAST,
-              "trainer.log_every=1", "eval.at_end=false", "device.precision=fp32"]
+              "trainer.log_every=1", "eval.at_end=false", "device=cpu", "device.precision=fp32"]
     tiny_trainer(tmp_path / "single", *common, "trainer.batch_size=16", "trainer.steps=6").fit()
     ddp = torchrun(str(WORKER), str(tmp_path), *common, "trainer.batch_size=8", "trainer.steps=12", cwd=tmp_path)
     assert "trained by 1 process(es) with a global batch of 16" in ddp.stdout

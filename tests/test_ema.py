@@ -127,22 +127,34 @@ def test_load_generator_takes_the_average_unless_asked_for_raw_weights(runs, tmp
 def test_eval_best_pt_and_samples_use_the_average(runs, tmp_path, capsys):
     run = runs / "full"
     trained = json.loads((run / "metrics.json").read_text())
-    out = ganlab_cli(capsys, "eval", f"run={run}", "n=200", f"out={tmp_path / 'ema.json'}").stdout
+    out = ganlab_cli(capsys, "eval", f"run={run}", "n=200", "device=cpu", f"out={tmp_path / 'ema.json'}").stdout
     assert "weights=ema" in out
     ema = json.loads((tmp_path / "ema.json").read_text())
-    raw_out = ganlab_cli(capsys, "eval", f"run={run}", "n=200", "weights=raw", f"out={tmp_path / 'raw.json'}").stdout
+    raw_out = ganlab_cli(capsys, "eval", f"run={run}", "n=200", "device=cpu", "weights=raw", f"out={tmp_path / 'raw.json'}").stdout
     raw = json.loads((tmp_path / "raw.json").read_text())
     assert "weights=raw" in raw_out
     assert ema["fid_classifier"] == pytest.approx(trained["fid_classifier"], rel=1e-6)  # training evaluated the average
     assert raw["fid_classifier"] != pytest.approx(ema["fid_classifier"], rel=1e-6)
     best = json.loads((run / "checkpoints" / "best.json").read_text())
-    ganlab_cli(capsys, "eval", f"run={run}", "n=200", "checkpoint=best", f"out={tmp_path / 'best.json'}")
+    ganlab_cli(capsys, "eval", f"run={run}", "n=200", "device=cpu", "checkpoint=best", f"out={tmp_path / 'best.json'}")
     assert json.loads((tmp_path / "best.json").read_text())["fid_classifier"] == pytest.approx(best["fid_classifier"], rel=1e-6)
 
-    ganlab_cli(capsys, "sample", f"run={run}", "n=8", f"out={tmp_path / 'ema.npz'}")
-    ganlab_cli(capsys, "sample", f"run={run}", "n=8", "weights=raw", f"out={tmp_path / 'raw.npz'}")
+    ganlab_cli(capsys, "sample", f"run={run}", "n=8", "device=cpu", f"out={tmp_path / 'ema.npz'}")
+    ganlab_cli(capsys, "sample", f"run={run}", "n=8", "device=cpu", "weights=raw", f"out={tmp_path / 'raw.npz'}")
     G, _ = read_run(run, weights=None)
     z = torch.randn(8, G.z_dim, generator=torch.Generator().manual_seed(0))
     drawn = np.load(tmp_path / "ema.npz")["samples"]
     assert np.allclose(drawn, generate(G, z).numpy(), atol=1e-6)
     assert not np.allclose(drawn, np.load(tmp_path / "raw.npz")["samples"], atol=1e-3)
+
+
+def test_the_average_with_its_decay_on_the_device_is_the_same():
+    """A CUDA graph replays the average with the decay read from a tensor (training/graphs.py); the update is
+    the one the decay as a number gives."""
+    G = Tiny()
+    plain, on_device = (GeneratorEMA(G.set(0.0, 0.0), half_life=6, batch_size=2, rampup=0.5) for _ in range(2))
+    on_device.decay_on_device()
+    for w in (3.0, -1.0, 4.0, 1.0, -5.0):
+        plain.update(G.set(w, 2 * w))
+        on_device.update(G.set(w, 2 * w))
+        assert averaged(on_device) == pytest.approx(averaged(plain), rel=1e-6)

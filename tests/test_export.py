@@ -117,7 +117,7 @@ def test_export_command_writes_files_that_plain_torch_and_onnxruntime_run(runs, 
 def test_load_generator_samples_as_the_sample_command_does(runs, tmp_path, capsys):
     run = runs["conditional"]
     # 2,100 samples: `ganlab sample` draws them in chunks of 1,024, load_generator in one go
-    ganlab_cli(capsys, "sample", f"run={run}", "n=2100", "seed=4", f"out={tmp_path / 's.npz'}")
+    ganlab_cli(capsys, "sample", f"run={run}", "n=2100", "seed=4", "device=cpu", f"out={tmp_path / 's.npz'}")
     G = ganlab.load_generator(str(run), device="cpu")
     assert isinstance(G, torch.nn.Module) and not G.training
     arrays = np.load(tmp_path / "s.npz")

@@ -89,7 +89,7 @@ def fast_losses(trainer: Trainer, steps: int) -> list[tuple[float, float]]:
     """ganlab's step as the trainer runs it; (loss_D, loss_G) from its statistics."""
     out = []
     for i in range(steps):
-        stats, _ = trainer.step_fn(trainer.data, measure_grads=i % 3 == 0)
+        stats, _ = trainer.gan_step(trainer.data, measure_grads=i % 3 == 0)
         loss_d = stats["Loss/D"] + stats.get("Penalty/gp", 0.0)  # the plain loop reports D's loss with its penalty
         out.append((loss_d.item(), stats["Loss/G"].item()))
     return out
@@ -137,11 +137,11 @@ def test_compiled_networks_give_the_eager_losses(tmp_path, monkeypatch):
 
     overrides = [*TINY, "model=wgan_gp", "data=grid25", "trainer.batch_size=16", "trainer.n_critic=2"]
     eager = Trainer(compose_config(overrides), tmp_path)
-    expected = [torch.stack(list(eager.step_fn(eager.data, measure_grads=i == 1)[0].values())) for i in range(3)]
+    expected = [torch.stack(list(eager.gan_step(eager.data, measure_grads=i == 1)[0].values())) for i in range(3)]
     monkeypatch.setattr(build_module, "compile_networks", lambda G, D: compile_networks(G, D, backend="aot_eager"))
     compiled = Trainer(compose_config([*overrides, "trainer.compile=true"]), tmp_path)
-    assert compiled.step_fn.d_forward is not compiled.D  # the step runs the compiled forwards
-    got = [torch.stack(list(compiled.step_fn(compiled.data, measure_grads=i == 1)[0].values())) for i in range(3)]
+    assert compiled.gan_step.d_forward is not compiled.D  # the step runs the compiled forwards
+    got = [torch.stack(list(compiled.gan_step(compiled.data, measure_grads=i == 1)[0].values())) for i in range(3)]
     assert torch.stack(got).flatten().tolist() == pytest.approx(torch.stack(expected).flatten().tolist(), rel=1e-4, abs=1e-5)
 
 
@@ -167,9 +167,27 @@ def test_cuda_run_with_the_gradient_penalty(tmp_path):
 def test_bf16_autocast_gives_finite_losses(tmp_path, model):
     trainer = Trainer(compose_config([*TINY, f"model={model}", "data=digits", "trainer.batch_size=32",
                                       "device.type=cuda", "device.precision=bf16"]), tmp_path)
-    assert trainer.step_fn.autocast_dtype == torch.bfloat16
+    assert trainer.gan_step.autocast_dtype == torch.bfloat16
     seen = []
     trainer.D.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
-    stats = [trainer.step_fn(trainer.data, measure_grads=True)[0] for _ in range(10)]
+    stats = [trainer.gan_step(trainer.data, measure_grads=True)[0] for _ in range(10)]
     assert torch.bfloat16 in seen  # D ran in bf16
     assert all(torch.isfinite(v).all() for s in stats for v in s.values()), stats
+
+
+def test_where_the_step_is_not_replayed_as_cuda_graphs_and_what_is_said(tmp_path, capsys):
+    """trainer.cuda_graphs=auto replays the step as CUDA graphs on a GPU and says nothing elsewhere; asked for
+    where they cannot run (the CPU, a data-parallel run), the run trains eagerly and says why in one line."""
+    from ganlab.training.graphs import graphs_refused
+
+    cuda = torch.device("cuda")
+    assert graphs_refused("auto", cuda, 1) is None and graphs_refused("True", cuda, 1) is None
+    assert "DistributedDataParallel" in graphs_refused("auto", cuda, 2)
+    assert graphs_refused(False, cuda, 1) == "trainer.cuda_graphs=false"
+    assert "on cpu" in graphs_refused("true", torch.device("cpu"), 1)
+    quiet = Trainer(compose_config([*TINY, "data=grid25"]), tmp_path / "a")
+    assert quiet.graphed is None and capsys.readouterr().out == ""
+    asked = Trainer(compose_config([*TINY, "data=grid25", "trainer.cuda_graphs=true"]), tmp_path / "b")
+    out = capsys.readouterr().out
+    assert asked.graphed is None and out.count("\n") == 1
+    assert "training eagerly, without CUDA graphs: CUDA graphs run on CUDA GPUs, and this run trains on cpu" in out

@@ -68,3 +68,59 @@ def test_the_optimisers_the_presets_name():
     assert [p for g in adam_d.param_groups for p in g["params"]] == list(D.parameters())
     rms_g, rms_d = build_optimizers(optim_cfg(name="rmsprop", lr=5e-5), G, D)
     assert isinstance(rms_g, torch.optim.RMSprop) and rates((rms_g, rms_d)) == (5e-5, 5e-5)
+
+
+def train(opts, scheds, G, D, steps: int) -> list[torch.Tensor]:
+    """``steps`` updates on fixed inputs with the schedules stepped after each: the weights after each step."""
+    x = torch.linspace(-1, 1, 8).reshape(4, 2)
+    out = []
+    for _ in range(steps):
+        for opt, net in zip(opts, (G, D), strict=True):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+        for s in scheds:
+            s.step()
+        out.append(torch.cat([p.detach().flatten().clone() for net in (G, D) for p in net.parameters()]))
+    return out
+
+
+def test_a_capturable_adam_follows_the_schedule_as_the_plain_one():
+    """The optimisers of a step replayed as CUDA graphs hold their rate as a tensor the schedule fills in place
+    (a graph reads it at each replay); on the CPU (fused Adam is capturable there too) they take the same steps
+    as the plain ones, and their checkpoints store the rate as a number."""
+    from ganlab.training.optim import current_rate, optimizer_state
+
+    cfg = optim_cfg(lr=1e-2, decay_steps=5)
+    torch.manual_seed(0)
+    G, D = nets()
+    plain_nets = (G, D)
+    plain = build_optimizers(cfg, *plain_nets)
+    torch.manual_seed(0)
+    G2, D2 = nets()
+    graphed = build_optimizers(cfg, G2, D2, capturable=True)
+    assert all(isinstance(o.param_groups[0]["lr"], torch.Tensor) and o.param_groups[0]["capturable"] for o in graphed)
+    want = train(plain, build_schedulers(cfg, plain), *plain_nets, 7)
+    got = train(graphed, build_schedulers(cfg, graphed), G2, D2, 7)
+    assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(got, want, strict=True))
+    assert current_rate(graphed[0]) == current_rate(plain[0]) == 0.0  # decayed to 0 after 5 steps
+    assert isinstance(optimizer_state(graphed[0])["param_groups"][0]["lr"], float)
+
+
+def test_a_checkpoint_of_one_kind_of_optimiser_loads_into_the_other():
+    """An eager run's optimiser state goes on in a capturable optimiser (and back) keeping how each runs: its
+    flags, its rate's type, its step counts beside the weights."""
+    from ganlab.training.optim import load_optimizer, optimizer_state
+
+    cfg = optim_cfg(lr=1e-2)
+    G, D = nets()
+    plain = build_optimizers(cfg, G, D)
+    train(plain, [], G, D, 3)
+    graphed = build_optimizers(cfg, G, D, capturable=True)
+    load_optimizer(graphed[0], optimizer_state(plain[0]))
+    group = graphed[0].param_groups[0]
+    assert group["capturable"] and isinstance(group["lr"], torch.Tensor) and float(group["lr"]) == pytest.approx(1e-2)
+    assert all(graphed[0].state[p]["step"].item() == 3 for p in G.parameters())
+    back = build_optimizers(cfg, G, D)
+    load_optimizer(back[0], optimizer_state(graphed[0]))
+    assert not back[0].param_groups[0]["capturable"] and back[0].param_groups[0]["lr"] == pytest.approx(1e-2)

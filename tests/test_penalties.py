@@ -233,7 +233,7 @@ def test_spectral_norm_makes_each_layer_of_d_1_lipschitz(tmp_path):
     assert all(nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
     assert not any(nn.utils.parametrize.is_parametrized(m) for m in run.G.modules())
     for _ in range(20):
-        stats, _ = run.step_fn(run.data)
+        stats, _ = run.gan_step(run.data)
     assert math.isfinite(float(stats["Penalty/gp"]))
     for layer in layers:
         sigma = torch.linalg.matrix_norm(layer.weight.detach(), ord=2)

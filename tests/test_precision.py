@@ -34,15 +34,15 @@ def test_auto_on_this_cpu_follows_what_it_has(tmp_path):
     multiplies bf16 in hardware, fp32 for the MLPs always."""
     dcgan = Trainer(compose_config([*TINY, "model=dcgan", "data=digits"]), tmp_path)
     gan = Trainer(compose_config([*TINY, "model=gan", "data=digits"]), tmp_path)
-    assert dcgan.step_fn.autocast_dtype == (torch.bfloat16 if cpu_has_bf16_matrix_units() else None)
-    assert gan.step_fn.autocast_dtype is None
+    assert dcgan.gan_step.autocast_dtype == (torch.bfloat16 if cpu_has_bf16_matrix_units() else None)
+    assert gan.gan_step.autocast_dtype is None
 
 
 def test_the_penalty_runs_in_fp32_under_bf16_autocast(tmp_path):
     trainer = Trainer(compose_config([*TINY, "model=wgan_gp", "data=digits", "trainer.batch_size=8",
                                       "trainer.n_critic=1", "device.precision=bf16"]), tmp_path)
     seen: list[tuple[bool, torch.dtype]] = []
-    penalty = trainer.step_fn.penalty
+    penalty = trainer.gan_step.penalty
     inside = {"now": False}
     original = type(penalty).__call__
 
@@ -56,7 +56,7 @@ def test_the_penalty_runs_in_fp32_under_bf16_autocast(tmp_path):
     trainer.D.register_forward_hook(lambda m, i, out: seen.append((inside["now"], out.dtype)))
     type(penalty).__call__ = spy
     try:
-        stats, _ = trainer.step_fn(trainer.data)
+        stats, _ = trainer.gan_step(trainer.data)
     finally:
         type(penalty).__call__ = original
     assert {dtype for in_penalty, dtype in seen if in_penalty} == {torch.float32}
@@ -71,7 +71,7 @@ def test_bf16_trains_every_model_and_resumes_exactly(tmp_path, single_thread):
         trainer = tiny_trainer(tmp_path / model, f"model={model}", "data=digits", "trainer.steps=4",
                                "trainer.batch_size=8", "trainer.log_every=2", "trainer.n_critic=1", "eval.at_end=false",
                                "device.precision=bf16")
-        assert trainer.step_fn.autocast_dtype == torch.bfloat16
+        assert trainer.gan_step.autocast_dtype == torch.bfloat16
         trainer.fit()
         scalars = read_scalars(tmp_path / model)
         assert all(math.isfinite(v) for tag in ("Loss/D", "Loss/G") for _, v in scalars[tag]), model
@@ -84,3 +84,17 @@ def test_bf16_trains_every_model_and_resumes_exactly(tmp_path, single_thread):
     full, half = read_scalars(tmp_path / "full"), read_scalars(tmp_path / "half")
     for tag in ("Loss/D", "Loss/G"):
         assert dict(half[tag]) == pytest.approx(dict(full[tag]), abs=1e-6), tag
+
+
+def test_compiled_conv_nets_on_cuda_stay_nchw_and_nhwc_is_refused_there():
+    """torch.compile cannot train a channels-last conv net on CUDA (pytorch#171622): the layout falls back to NCHW
+    there, and asking for NHWC is refused before training, naming the reason; elsewhere nothing changes."""
+    from ganlab.errors import GanlabError
+    from ganlab.training.device import use_channels_last
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    auto, nhwc = OmegaConf.create({"channels_last": None}), OmegaConf.create({"channels_last": True})
+    assert use_channels_last(auto, cuda, True) and not use_channels_last(auto, cuda, True, compiled=True)
+    assert use_channels_last(auto, cpu, True, compiled=True)
+    with pytest.raises(GanlabError, match="171622.*Drop device.channels_last"):
+        use_channels_last(nhwc, cuda, True, compiled=True)

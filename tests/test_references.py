@@ -66,7 +66,7 @@ def test_image_references_in_the_table_metrics_json_eval_and_report(tmp_path, ca
     assert 0 < reference["fid_classifier"] < metrics["fid_classifier"]
     assert metrics["reference_source"] == "fid_classifier, class_kl: 120 images of the test set"
 
-    again = ganlab_cli(capsys, "eval", f"run={run}", f"out={tmp_path / 'eval.json'}").stdout
+    again = ganlab_cli(capsys, "eval", f"run={run}", "device=cpu", f"out={tmp_path / 'eval.json'}").stdout
     line = next(x for x in again.splitlines() if x.startswith("class_kl"))
     assert line.split()[-1] == f"{label_kl:.4g}"  # the real data's column
     assert json.loads((tmp_path / "eval.json").read_text())["reference"] == reference

@@ -169,7 +169,7 @@ def test_each_log_is_the_mean_of_the_steps_since_the_last(tmp_path):
         def __getattr__(self, name):
             return getattr(self.step, name)
 
-    trainer.step_fn = Recording(trainer.step_fn)
+    trainer.gan_step = Recording(trainer.gan_step)
     trainer.fit()
     logged = read_scalars(tmp_path)
     windows = {3: seen[0:3], 6: seen[3:6], 7: seen[6:7]}

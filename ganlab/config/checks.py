@@ -18,7 +18,8 @@ from ganlab.errors import GanlabError
 def _range_error(path: str, value: Any, meta: dict[str, Any]) -> str | None:
     if value is None or isinstance(value, bool):
         return None
-    if "choices" in meta:
+    if "choices" in meta:  # a boolean given to a str key of choices arrives as 'True' / 'False'
+        value = value.lower() if value in ("True", "False") else value
         return None if value in meta["choices"] else range_text(meta)
     if not isinstance(value, (int, float)):
         return None

@@ -104,6 +104,8 @@ class TrainerConfig:
     num_samples: int = key(64, lo=1, hi=4096)  # fixed-noise grid size
     progress: bool = True
     compile: bool = False  # torch.compile G and D (the first step pays the compilation, logged as Speed/compile_s)
+    # the step as CUDA graphs, one launch a step (training/graphs.py); auto: on CUDA, where it can be captured
+    cuda_graphs: str = key("auto", choices=("auto", "true", "false"))
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm, CUDA only)
 
 

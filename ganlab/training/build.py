@@ -1,4 +1,5 @@
-"""A run's parts, built from its config: data on the device, G and D, optimisers, objective, penalty, step, G's EMA."""
+"""A run's parts, built from its config: data on the device, G and D, optimisers, objective, penalty, G's EMA,
+and the step that updates them (replayed as CUDA graphs where it can be: training/graphs.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from ganlab.config.spec import DataSpec
+from ganlab.console import say
 from ganlab.data import load_dataset, spec_of
 from ganlab.memory import check_fits
 from ganlab.models import build_models, networks_for
@@ -15,6 +17,7 @@ from ganlab.objectives import build_objective, build_penalty
 from ganlab.training.device import autocast_dtype, use_channels_last
 from ganlab.training.distributed import current
 from ganlab.training.ema import GeneratorEMA
+from ganlab.training.graphs import GraphedStep, graphs_refused, wanted
 from ganlab.training.optim import build_optimizers
 from ganlab.training.step import GANStep, compile_networks
 
@@ -34,9 +37,10 @@ def check_memory(cfg: DictConfig, spec: DataSpec, device: torch.device) -> None:
                "trainer.batch_size, trainer.num_samples or data.image_size.", device)
 
 
-class Run:
+class Parts:
     """Everything one run trains with, built from ``cfg`` (seeded by ``cfg.seed``, alike on every rank of a
-    data-parallel run). The learning-rate schedules are built by the trainer once it knows the step it starts at."""
+    data-parallel run). The learning-rate schedules are built by the trainer once it knows the step it starts at.
+    ``gan_step`` updates G and D by one generator step; ``graphed`` replays it as CUDA graphs (None: eager)."""
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
@@ -53,19 +57,24 @@ class Run:
         if cfg.trainer.sync_bn:
             G, D = self.ranks.sync_batchnorm(G, D, self.device, self.penalty)
         family = networks_for(cfg.model, self.spec)
-        self.channels_last = use_channels_last(cfg.device, self.device, family.channels_last)
+        self.channels_last = use_channels_last(cfg.device, self.device, family.channels_last, cfg.trainer.compile)
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
         self.G, self.D = G.to(self.device, memory_format=memory_format), D.to(self.device, memory_format=memory_format)
-        self.opt_g, self.opt_d = build_optimizers(cfg.optim, self.G, self.D)
+        refused = graphs_refused(cfg.trainer.cuda_graphs, self.device, self.ranks.world)
+        if refused and (wanted(cfg.trainer.cuda_graphs) or (self.device.type == "cuda" and wanted(
+                cfg.trainer.cuda_graphs) is None)):  # asked for, or the CUDA default: say why not
+            say(f"ganlab: training eagerly, without CUDA graphs: {refused}.")
+        self.opt_g, self.opt_d = build_optimizers(cfg.optim, self.G, self.D, capturable=refused is None)
         self.objective = build_objective(cfg.objective)
-        forwards = self.ranks.wrap(self.G, self.D)  # DistributedDataParallel under torchrun
-        self.step_fn = GANStep(self.G, self.D, self.opt_g, self.opt_d, self.objective, self.penalty,
-                               n_critic=cfg.trainer.n_critic, batch_size=cfg.trainer.batch_size,
-                               autocast_dtype=autocast_dtype(cfg.device, self.device, family.bf16_on_cpu),
-                               channels_last=self.channels_last,
-                               compiled=compile_networks(*forwards) if cfg.trainer.compile else forwards,
-                               penalty_every=cfg.penalty.every, share=self.ranks.share)
         self.ema = (GeneratorEMA(self.G, cfg.model.ema, cfg.trainer.batch_size, cfg.model.ema_rampup)
                     if cfg.model.ema else None)
         # the generator a run shows and evaluates: the moving average when there is one
         self.generator = self.ema.module if self.ema is not None else self.G
+        forwards = self.ranks.wrap(self.G, self.D)  # DistributedDataParallel under torchrun
+        self.gan_step = GANStep(self.G, self.D, self.opt_g, self.opt_d, self.objective, self.penalty,
+                                n_critic=cfg.trainer.n_critic, batch_size=cfg.trainer.batch_size,
+                                autocast_dtype=autocast_dtype(cfg.device, self.device, family.bf16_on_cpu),
+                                channels_last=self.channels_last,
+                                compiled=compile_networks(*forwards) if cfg.trainer.compile else forwards,
+                                penalty_every=cfg.penalty.every, share=self.ranks.share, ema=self.ema)
+        self.graphed = GraphedStep(self.gan_step) if refused is None else None

@@ -56,9 +56,21 @@ def autocast_dtype(cfg: DictConfig, device: torch.device, prefers_bf16: bool) ->
     return torch.bfloat16 if precision == "bf16" else None
 
 
-def use_channels_last(cfg: DictConfig, device: torch.device, is_conv: bool) -> bool:
+# torch.compile's inductor checks each fallback op's output strides against its meta function, whose
+# convolution_backward predicts NCHW where cuDNN returns NHWC (pytorch/pytorch#171622): a compiled conv net in
+# channels-last layout fails its first backward on CUDA ("expected size 256==256, stride 16==1", H200, torch 2.11)
+COMPILED_NHWC = "pytorch/pytorch#171622: torch.compile mispredicts the strides of cuDNN's channels-last convolution_backward"
+
+
+def use_channels_last(cfg: DictConfig, device: torch.device, is_conv: bool, compiled: bool = False) -> bool:
     """NHWC layout for convolutional networks: by default on CUDA (cuDNN) and CPU (oneDNN), where it is faster
-    (DCGAN 32x32, batch 256, on 2 CPU cores: 16% per step); an MLP never uses it."""
+    (DCGAN 32x32, batch 256, on 2 CPU cores: 16% per step); an MLP never uses it. A ``compiled`` conv net on
+    CUDA stays NCHW (:data:`COMPILED_NHWC`); asked for NHWC there, it is refused before training."""
     if not is_conv:
+        return False
+    if compiled and device.type == "cuda":
+        if cfg.channels_last:
+            raise GanlabError(f"trainer.compile=true with device.channels_last=true cannot train on CUDA ({COMPILED_NHWC}). "
+                              "Drop device.channels_last (compiled conv nets then run in NCHW) or trainer.compile.")
         return False
     return bool(cfg.channels_last) if cfg.channels_last is not None else device.type in ("cuda", "cpu")

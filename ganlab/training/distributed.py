@@ -8,8 +8,9 @@ One run, W processes ("ranks"), each on its own device (``cuda:<local rank>``, o
 - the data: every rank draws the global batch from the same random stream and trains on its share
   (:mod:`ganlab.shares`), so ``trainer.batch_size`` is per rank and the global batch is W times it; W ranks
   with batch b train as one process with batch W·b (BatchNorm aside, unless ``trainer.sync_bn``);
-- G and D are each wrapped in DistributedDataParallel (``forward_sync_buffers=False``, the former
-  ``broadcast_buffers=False``: each rank keeps its BatchNorm statistics); a backward averages the
+- G and D are each wrapped in DistributedDataParallel without syncing buffers at each forward
+  (``forward_sync_buffers=False``, before torch 2.14 ``broadcast_buffers=False``: each rank keeps its BatchNorm
+  statistics); a backward averages the
   gradients of the network it reaches. Every D parameter gets a gradient on every D step, a lazy penalty's
   steps included (the penalty is a term of the D loss, not a separate backward), so no all-reduce waits;
 - rank 0 alone writes (TensorBoard, samples, checkpoints, metrics) and prints; the logged statistics are the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import inspect
 import os
 import sys
 import warnings
@@ -43,6 +45,9 @@ TIMEOUT = timedelta(minutes=30)
 # what the ranks other than 0 tell Hydra: write nothing (rank 0's Hydra makes the run dir and .hydra/)
 FOLLOWER_ARGS = ["hydra.run.dir=.", "hydra.output_subdir=null", "hydra/job_logging=none"]
 SWEEP_FLAGS = ("-m", "--multirun")
+# DistributedDataParallel's switch for syncing buffers at each forward, by its name in this torch (2.14 renamed it)
+_NO_BUFFER_SYNC = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+                   else "broadcast_buffers")
 
 
 @dataclass(frozen=True)
@@ -112,8 +117,8 @@ class Ranks:
         warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         device = next(G.parameters()).device
         ids = [device.index] if device.type == "cuda" else None
-        return (DistributedDataParallel(G, device_ids=ids, forward_sync_buffers=False),
-                DistributedDataParallel(D, device_ids=ids, forward_sync_buffers=False))
+        keep = {_NO_BUFFER_SYNC: False}
+        return (DistributedDataParallel(G, device_ids=ids, **keep), DistributedDataParallel(D, device_ids=ids, **keep))
 
     def sync_batchnorm(self, G: nn.Module, D: nn.Module, device: torch.device,
                        penalty: Penalty) -> tuple[nn.Module, nn.Module]:

@@ -17,9 +17,9 @@ from ganlab.console import route_through, say
 from ganlab.errors import GanlabError
 from ganlab.metrics.base import Settings
 from ganlab.runs import save_checkpoint
-from ganlab.training.build import Run
+from ganlab.training.build import Parts
 from ganlab.training.monitor import Monitor
-from ganlab.training.optim import build_schedulers
+from ganlab.training.optim import build_schedulers, current_rate, load_optimizer, optimizer_state
 from ganlab.training.samples import SampleRenderer
 from ganlab.training.signals import StopSignals
 from ganlab.training.state import GROUPS, rng_state, set_rng_state
@@ -39,8 +39,13 @@ class Window:
         self.start = start
 
     def add(self, stats: Stats) -> None:
+        """Add a step's statistics (in one multi-tensor kernel where the tags are known already)."""
+        known = [tag for tag in stats if tag in self.sums]
+        if known:
+            torch._foreach_add_([self.sums[t] for t in known], [stats[t] for t in known])
         for tag, value in stats.items():
-            self.sums[tag] = self.sums[tag] + value if tag in self.sums else value.clone()
+            if tag not in self.sums:
+                self.sums[tag] = value.detach().clone()
             self.counts[tag] = self.counts.get(tag, 0) + 1
 
     def means(self) -> dict[str, float]:
@@ -63,8 +68,8 @@ class Window:
         self.sums = {t: v.to(device) for t, v in state["sums"].items()}
 
 
-class Trainer(Run):
-    """One run: its parts (:class:`Run`), its place (``step``), and the loop that moves it (:meth:`fit`)."""
+class Trainer(Parts):
+    """One run: its parts (:class:`Parts`), its place (``step``), and the loop that moves it (:meth:`fit`)."""
 
     def __init__(self, cfg: DictConfig, run_dir: Path, *, resume_state: dict[str, Any] | None = None,
                  overrides: list[str] | tuple[str, ...] = ()):
@@ -94,9 +99,9 @@ class Trainer(Run):
             "data": self.spec.to_dict(),
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "step_fn": self.step_fn.state_dict(),
+            "opt_g": optimizer_state(self.opt_g),
+            "opt_d": optimizer_state(self.opt_d),
+            "gan_step": self.gan_step.state_dict(),
             "rng": rng_state(self.device),
             "best": self.best,
             **(self.ema.state_dict() if self.ema is not None else {}),
@@ -108,15 +113,17 @@ class Trainer(Run):
         try:
             self.G.load_state_dict(state["G"])
             self.D.load_state_dict(state["D"])
-            self.opt_g.load_state_dict(state["opt_g"])
-            self.opt_d.load_state_dict(state["opt_d"])
+            load_optimizer(self.opt_g, state["opt_g"])
+            load_optimizer(self.opt_d, state["opt_d"])
             if self.ema is not None:
                 self.ema.load_state_dict(state, self.G)
         except (KeyError, RuntimeError, ValueError) as err:
             raise GanlabError(f"the checkpoint does not fit this run's networks ({err}).") from err
         set_rng_state(state["rng"], self.device)
         self.step = int(state["step"])
-        self.step_fn.load_state_dict(state.get("step_fn", {"d_steps": self.step * self.cfg.trainer.n_critic}))
+        # "step_fn": what checkpoints called it before the step could be a CUDA graph
+        saved_step = state.get("gan_step", state.get("step_fn", {"d_steps": self.step * self.cfg.trainer.n_critic}))
+        self.gan_step.load_state_dict(saved_step)
         self.best = state.get("best")
         saved = (int(state.get("world_size", 1)), int(state["config"]["trainer"]["batch_size"]))
         note = self.ranks.resume_note(*saved, self.cfg.trainer.batch_size)
@@ -136,11 +143,10 @@ class Trainer(Run):
 
     # ----------------------------------------------------------------------------------------- loop
     def train_step(self, measure_grads: bool = False) -> Stats:
-        """One generator step as the loop takes it: the GAN step, the schedules, the statistics window.
-        Returns the gradient norms when measured (the step's other statistics wait in the window)."""
-        stats, grads = self.step_fn(self.data, measure_grads=measure_grads)
-        if self.ema is not None:
-            self.ema.update(self.G)
+        """One generator step as the loop takes it: the GAN step (replayed as CUDA graphs where it can be), the
+        schedules, the statistics window. Returns the gradient norms when measured (the step's other statistics
+        wait in the window)."""
+        stats, grads = (self.graphed or self.gan_step)(self.data, measure_grads=measure_grads)
         for sched in self.schedulers:
             sched.step()
         self.window.add(stats)
@@ -174,7 +180,7 @@ class Trainer(Run):
                     self._check_finite(values)
                     now = time.perf_counter()
                     values.update({k: float(v) for k, v in grads.items()})
-                    values["LR/D"], values["LR/G"] = self.opt_d.param_groups[0]["lr"], self.opt_g.param_groups[0]["lr"]
+                    values["LR/D"], values["LR/G"] = current_rate(self.opt_d), current_rate(self.opt_g)
                     values["Speed/img_per_s"] = batch_images * (self.step - tick_step) / max(now - tick, 1e-9)
                     values.update(self.monitor.measure(values))
                     logger.scalars(values, self.step)

@@ -9,6 +9,10 @@ runs forward once per iteration (the D step sees it detached; the earlier critic
 graph). Nothing here reads a value back to the host: the statistics come back as named device tensors that
 the trainer reads only when it logs. Each part reports its own: the objective its losses and estimate, the
 penalty whatever tags it reports (kept between the evaluations of a lazy penalty).
+
+The device's work of a step (:meth:`GANStep.iteration`: drawing the batches, both phases, the generator's moving
+average) depends on the host only through which D steps carry a lazy penalty (:meth:`GANStep.penalty_due`),
+so that training/graphs.py can capture it once per such pattern as a CUDA graph and replay it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ganlab.data import Dataset
 from ganlab.objectives.base import Objective
 from ganlab.objectives.penalties import Penalty
 from ganlab.shares import ALL, Share
+from ganlab.training.ema import GeneratorEMA
 
 Stats = dict[str, Tensor]  # TensorBoard tag -> a 0-d device tensor
 
@@ -53,13 +58,15 @@ class GANStep:
 
     ``compiled``: optional ``(G, D)`` forward functions (from :func:`compile_networks`, or DistributedDataParallel
     wrappers) used in place of the modules' own forwards for the adversarial terms. ``share``: the rows of each
-    globally drawn batch this process trains on (see :mod:`ganlab.shares`).
+    globally drawn batch this process trains on (see :mod:`ganlab.shares`). ``ema``: G's moving average, updated
+    after each step.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  objective: Objective, penalty: Penalty, *, n_critic: int, batch_size: int,
                  autocast_dtype: torch.dtype | None = None, channels_last: bool = False,
-                 compiled: tuple[Callable, Callable] | None = None, penalty_every: int = 1, share: Share = ALL):
+                 compiled: tuple[Callable, Callable] | None = None, penalty_every: int = 1, share: Share = ALL,
+                 ema: GeneratorEMA | None = None):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
         self.g_forward, self.d_forward = compiled or (G, D)
         self.d_params = list(D.parameters())
@@ -70,6 +77,8 @@ class GANStep:
         self.n_critic, self.batch_size = n_critic, batch_size
         self.autocast_dtype, self.channels_last = autocast_dtype, channels_last
         self.share = share
+        self.ema = ema
+        self.autocast_cache = True  # off in a captured graph, whose casts must not outlive it (see graphs.py)
 
     def _report_penalty(self, tag: str, value: Tensor) -> None:
         self.penalty_stats[tag] = value.detach().float()
@@ -85,7 +94,7 @@ class GANStep:
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype, cache_enabled=self.autocast_cache)
 
     def sample_z(self, n: int) -> Tensor:
         return self.share(torch.randn, n, self.G.z_dim, device=self.device)
@@ -100,8 +109,20 @@ class GANStep:
         for p in self.d_params:
             p.requires_grad_(not frozen)
 
+    def penalty_due(self) -> tuple[bool, ...]:
+        """Which of the next step's D steps carry the penalty (every one unless it is lazy)."""
+        return tuple((self.d_steps + i) % self.penalty_every == 0 for i in range(1, self.n_critic + 1))
+
     def __call__(self, data: Dataset, measure_grads: bool = False) -> tuple[Stats, Stats]:
         """One generator step. Returns its statistics and, if asked, the gradient norms (GradNorm/D, GradNorm/G)."""
+        if self.ema is not None:
+            self.ema.advance()
+        stats, grads = self.iteration(data, measure_grads)
+        return {**stats, **self.penalty_stats}, grads
+
+    def iteration(self, data: Dataset, measure_grads: bool) -> tuple[Stats, Stats]:
+        """The device's work of one generator step (the moving average's decay already set): its statistics but
+        the penalty's (in :attr:`penalty_stats`), and the gradient norms if asked."""
         G, D, objective, penalty = self.g_forward, self.d_forward, self.objective, self.penalty
         grads: Stats = {}
 
@@ -141,6 +162,8 @@ class GANStep:
             grads["GradNorm/G"] = grad_norm(self.G)
         self.opt_g.step()
         self._freeze_d(False)
+        if self.ema is not None:
+            self.ema.average(self.G)
 
         with torch.no_grad():  # the statistics need no graph
             d_real, d_fake = d_real.detach(), d_fake.detach()
@@ -148,4 +171,4 @@ class GANStep:
                             "D/real": objective.d_output(d_real).mean(), "D/fake": objective.d_output(d_fake).mean()}
             if objective.estimate_tag:
                 stats[objective.estimate_tag] = objective.estimate(d_real, d_fake)  # type: ignore[assignment]
-            return {**stats, **self.penalty_stats}, grads
+            return stats, grads
