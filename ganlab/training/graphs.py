@@ -30,7 +30,6 @@ from ganlab.errors import GanlabError
 from ganlab.training.step import GANStep, Stats
 
 WARMUP = 2  # eager steps of each pattern before it is captured
-SWITCH = ("auto", "true", "false")  # trainer.cuda_graphs
 
 
 def wanted(value: object) -> bool | None:
@@ -124,7 +123,7 @@ class GraphedStep:
                 stats, grads = step.iteration(data, True)
         except RuntimeError as err:
             step.d_steps, step.penalty_stats = d_steps, penalty_stats
-            step._freeze_d(False)  # where the capture stopped in the generator's phase
+            step.freeze_d(False)  # where the capture stopped in the generator's phase
             with contextlib.suppress(RuntimeError):
                 torch.cuda.synchronize(step.device)
             generator.graphsafe_set_state(rng)

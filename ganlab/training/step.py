@@ -105,7 +105,7 @@ class GANStep:
             real = real.contiguous(memory_format=torch.channels_last)
         return real, y
 
-    def _freeze_d(self, frozen: bool) -> None:
+    def freeze_d(self, frozen: bool) -> None:
         for p in self.d_params:
             p.requires_grad_(not frozen)
 
@@ -148,7 +148,7 @@ class GANStep:
             penalty.after_d_step(self.D)
 
         # --- G phase: one step through the updated D on the same fakes -----------------------------------
-        self._freeze_d(True)
+        self.freeze_d(True)
         with self.autocast(), _no_sync(D):
             if objective.relativistic:  # G's loss pairs its fakes with the real batch, as the updated D sees it
                 with torch.no_grad():
@@ -161,7 +161,7 @@ class GANStep:
         if measure_grads:
             grads["GradNorm/G"] = grad_norm(self.G)
         self.opt_g.step()
-        self._freeze_d(False)
+        self.freeze_d(False)
         if self.ema is not None:
             self.ema.average(self.G)
 
