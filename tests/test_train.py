@@ -30,7 +30,7 @@ from ganlab.data.toys import grid25
 from ganlab.errors import GanlabError
 from ganlab.models import build_models
 from ganlab.objectives import build_objective, build_penalty
-from ganlab.training.optim import build_optimizers
+from ganlab.training.optim import build_optimizers, decay_end
 from ganlab.training.state import resumed_config
 from ganlab.training.step import GANStep
 
@@ -86,9 +86,10 @@ def test_every_model_trains_end_to_end(sweep, model):
     assert state["step"] == 20 and state["config"]["model"]["name"] == model
     conv = any(v.ndim == 4 for k, v in state["G"].items() if k.endswith("weight"))
     assert conv == (model not in ("gan", "cgan"))  # gan and cgan stay MLPs on images, as in their papers
-    lr, optim = dict(read_scalars(run)["LR/G"]), state["config"]["optim"]
-    decay = optim["decay_steps"]  # a linear decay to 0 where the preset asks for one (gan on digits), else none
-    assert list(lr.values()) == pytest.approx([optim["lr"] * (1 - s / decay if decay else 1) for s in lr])
+    lr, end = dict(read_scalars(run)["LR/G"]), decay_end(state["config"])
+    # a linear decay where the preset asks for one (gan on digits: 3,000 steps), over the 20 steps asked for
+    assert end == (20 if model == "gan" else None)
+    assert list(lr.values()) == pytest.approx([state["config"]["optim"]["lr"] * (1 - s / end if end else 1) for s in lr])
 
 
 def test_the_report_of_a_sweep(sweep, capsys):
@@ -184,7 +185,7 @@ def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_p
     steps, the learning rate in its decay), and no step twice."""
     run = tmp_path / "run"
     common = ["model=dcgan", "penalty=gp", "penalty.every=3", "data=digits", "trainer.log_every=3",
-              "trainer.ckpt_every=7", "optim.decay_steps=30", "eval.at_end=false"]
+              "trainer.ckpt_every=7", "optim.schedule=linear", "optim.decay_steps=30", "eval.at_end=false"]
     tiny_trainer(run, *common).fit()
     before = read_scalars(run)
     shutil.copy(run / "checkpoints" / "step_0000014.pt", run / "checkpoints" / "last.pt")
@@ -200,6 +201,23 @@ def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_p
     lr = dict(after["LR/G"])
     assert [lr[s] for s in logged] == pytest.approx([2e-4 * (1 - s / 30) for s in logged], rel=1e-5)
     assert (run / "samples" / "step_0000020.png").is_file()
+
+
+def test_resuming_past_the_end_of_a_decay_says_what_the_rate_does(tmp_path, capsys):
+    """A run whose rate decayed to 0 with its 10 steps, resumed to 20: it says that the decay now ends at step 20
+    and the rate logged follows that; an explicit optim.decay_steps that ended before is refused, naming the keys
+    that choose how the rate goes on, and the run is left as it was."""
+    run = tmp_path / "run"
+    tiny_trainer(run, "data=grid25", "trainer.steps=10", "optim.schedule=linear", "optim.lr=1e-3", "eval.at_end=false").fit()
+    refused = ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=30", "optim.decay_steps=10", check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    for needle in ("decayed to 0 at step 10 (optim.decay_steps=10)", "optim.decay_steps=null", "optim.schedule=constant"):
+        assert needle in refused.stderr, refused.stderr
+    resumed = ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=20")
+    assert ("optim.schedule=linear: G's learning rate now decays to 0 at step 20 (the run's new end, "
+            "trainer.steps=20): 0.0005 at step 10, where it was 0.") in resumed.stdout
+    lr = dict(read_scalars(run)["LR/G"])
+    assert [lr[s] for s in (5, 10, 15, 20)] == pytest.approx([1e-3 * (1 - 5 / 10), 0, 1e-3 * (1 - 15 / 20), 0], rel=1e-6)
 
 
 def test_resume_refuses_what_it_cannot_do(tmp_path, capsys):

@@ -90,6 +90,7 @@ def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
     the run ``run_dir`` holds, if any (see :func:`ganlab.commands.sweep.continued_state`)."""
     from ganlab.metrics.inception import find_weights
     from ganlab.runs.checkpoint import newest_checkpoint
+    from ganlab.training.optim import resumed_schedule
     from ganlab.training.state import resumed_config
 
     state, source = None, ""
@@ -109,6 +110,9 @@ def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
                 f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
             )
     check(cfg, overrides)
+    if state is not None:  # where resuming moves the decay's end, say so (a rate left at 0 is refused)
+        note = resumed_schedule(state["config"], cfg, state["step"])
+        source = f"{source}\n{note}" if note else source
     if cfg.eval.inception_weights:
         find_weights(cfg.eval.inception_weights)  # a file that is not the weights is refused now, not at the end
     return cfg, state, source

@@ -87,11 +87,23 @@ def validate(cfg: DictConfig, schema: type, registries: dict[str, Any], override
     """The whole pass: ranges, part names, and keys given for parts not chosen."""
     check_ranges(cfg, schema)
     check_parts(cfg, registries, overrides)
+    if cfg.optim.schedule == "constant" and cfg.optim.decay_steps is not None:
+        raise GanlabError(f"optim.decay_steps={cfg.optim.decay_steps} is where a linear schedule ends, but "
+                          "optim.schedule=constant: add optim.schedule=linear, or drop optim.decay_steps (set it to null).")
     penalties = registries["penalty.name"]
     if cfg.penalty.every != 1 and not penalties[cfg.penalty.name].gradient:
         lazy = ", ".join(n for n, p in penalties.items() if p.gradient)
         raise GanlabError(f"penalty.every (lazy regularisation) applies to the gradient penalties {lazy}, not to "
                           f"penalty={cfg.penalty.name}; drop penalty.every or choose one of those penalties.")
+
+
+def upgraded(config: dict[str, Any]) -> dict[str, Any]:
+    """A run config as a checkpoint of an older ganlab stored it, in today's keys: ``optim.decay_steps`` without
+    ``optim.schedule`` was a linear decay."""
+    optim = config.get("optim")
+    if isinstance(optim, dict) and "schedule" not in optim:
+        optim["schedule"] = "linear" if optim.get("decay_steps") else "constant"
+    return config
 
 
 def to_container(cfg: DictConfig) -> dict[str, Any]:
@@ -101,4 +113,4 @@ def to_container(cfg: DictConfig) -> dict[str, Any]:
     return out
 
 
-__all__ = ["TrainConfig", "check_parts", "check_ranges", "to_container", "validate"]
+__all__ = ["TrainConfig", "check_parts", "check_ranges", "to_container", "upgraded", "validate"]

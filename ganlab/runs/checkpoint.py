@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ganlab.config.checks import upgraded
 from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
 
@@ -48,6 +49,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise GanlabError(f"{path} is not a ganlab checkpoint (it lacks G, config, data or step).")
     if not isinstance(state["step"], int) or not isinstance(state["config"], dict):
         raise GanlabError(f"{path} is not a ganlab checkpoint (its step or config is not what ganlab writes).")
+    state["config"] = upgraded(state["config"])
     return state
 
 

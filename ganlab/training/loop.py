@@ -84,7 +84,7 @@ class Trainer(Run):
         self.window = Window(self.ranks.average)
         if resume_state is not None:
             self.load_state(resume_state)
-        self.schedulers = build_schedulers(cfg.optim, (self.opt_g, self.opt_d), self.step)
+        self.schedulers = build_schedulers(cfg, (self.opt_g, self.opt_d), self.step)
 
     # ----------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
