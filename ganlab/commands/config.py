@@ -48,6 +48,26 @@ def check(cfg: DictConfig, overrides: list[str] | tuple[str, ...] = ()) -> None:
     validate(cfg, schema(), registries(), overrides)
 
 
+def check_model_data(choices: Any) -> None:
+    """``model_data`` is no group to pick: the preset tuned for a model on a data set
+    (``configs/model_data/<model>_<data>.yaml``) applies by itself when both are chosen. Given on the command line
+    it must be that one (``~model_data`` leaves it out); ``choices``: Hydra's ``hydra.runtime.choices``."""
+    chosen, model, data = choices.get("model_data"), choices.get("model"), choices.get("data")
+    if chosen not in (None, f"{model}_{data}"):
+        raise GanlabError(
+            f"model_data={chosen} does not go with model={model} data={data}: the tuned preset of a model on a data "
+            f"set applies by itself when model= and data= name it (here configs/model_data/{model}_{data}.yaml, where "
+            f"there is one). Drop model_data=, or choose the pair it tunes ({' '.join(_pair(chosen))}); "
+            "~model_data trains the model preset untuned.")
+
+
+def _pair(name: str) -> list[str]:
+    """``model=<m> data=<d>`` for a ``<m>_<d>`` model_data option (model names may hold an underscore)."""
+    models = sorted((p.stem for p in (config_dir() / "model").glob("*.yaml")), key=len, reverse=True)
+    model = next((m for m in models if name.startswith(f"{m}_")), name.split("_")[0])
+    return [f"model={model}", f"data={name[len(model) + 1:]}"]
+
+
 def compose_config(overrides: list[str]) -> DictConfig:
     """The config ``ganlab train <overrides>`` would run with, composed in-process and validated (for scripts
     and tests)."""

@@ -23,7 +23,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict, read_write
 
-from ganlab.commands.config import check, schema
+from ganlab.commands.config import check, check_model_data, schema
 from ganlab.commands.search import is_search
 from ganlab.commands.sweep import AUTO, continued_state
 from ganlab.console import error, say, warn
@@ -93,6 +93,8 @@ def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
     from ganlab.training.optim import resumed_schedule
     from ganlab.training.state import resumed_config
 
+    if HydraConfig.initialized():
+        check_model_data(HydraConfig.get().runtime.choices)
     state, source = None, ""
     if cfg.resume == AUTO:
         found = continued_state(cfg, run_dir) if run_dir is not None else None

@@ -189,7 +189,7 @@ def app_help(args: list[str]) -> str | None:
     for folder in dirs:
         for path in folder.rglob("*.yaml"):
             group = path.parent.relative_to(folder).as_posix()
-            if group != "." and not group.startswith("hydra"):
+            if group != "." and not group.startswith("hydra") and group != "model_data":  # follows model and data
                 groups.setdefault(group, set()).add(path.stem)
     with open_dict(cfg):
         del cfg["hydra"]
@@ -199,7 +199,9 @@ def app_help(args: list[str]) -> str | None:
 
 def main(args: list[str]) -> int:
     """Run the Hydra app with ``args`` as its command line (everything after ``ganlab train``)."""
-    check_override_keys(args)
+    completing = "-sc" in args or "--shell-completion" in args  # Hydra's (see ganlab/cli.py): no overrides to check
+    if not completing:
+        check_override_keys(args)
     register_schema()
     if "--help" in args or "-h" in args:
         text = app_help([a for a in args if a not in ("--help", "-h")])
@@ -215,7 +217,7 @@ def main(args: list[str]) -> int:
         args += check_search(args)
     # the configs live in the package (or the repository); --config-dir still adds a user's own folder
     args = ["--config-path", str(config_dir()), *args] if "--config-path" not in args else args
-    sys.argv = ["ganlab train", *args]
+    sys.argv = ["ganlab" if completing else "ganlab train", *args]  # completion: the command the shell completes
     with hydra_errors_raised():
         _task()
     return 0

@@ -20,7 +20,7 @@ def _range_error(path: str, value: Any, meta: dict[str, Any]) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     if "choices" in meta:
-        return None if value in meta["choices"] else f"one of {', '.join(meta['choices'])}"
+        return None if value in meta["choices"] else valid_range(meta)
     if not isinstance(value, (int, float)):
         return None
     if isinstance(value, float) and not math.isfinite(value):
@@ -28,8 +28,14 @@ def _range_error(path: str, value: Any, meta: dict[str, Any]) -> str | None:
     lo, hi, above, below = (meta.get(k) for k in ("lo", "hi", "above", "below"))
     ok = ((lo is None or value >= lo) and (hi is None or value <= hi)
           and (above is None or value > above) and (below is None or value < below))
-    if ok:
-        return None
+    return None if ok else valid_range(meta)
+
+
+def valid_range(meta: dict[str, Any]) -> str:
+    """A key's range (see :func:`ganlab.config.schema.key`) in words: ">= 1 and <= 4096", "one of a, b", or ""."""
+    if "choices" in meta:
+        return f"one of {', '.join(meta['choices'])}"
+    lo, hi, above, below = (meta.get(k) for k in ("lo", "hi", "above", "below"))
     low = f">= {lo:g}" if lo is not None else f"> {above:g}" if above is not None else ""
     high = f"<= {hi:g}" if hi is not None else f"< {below:g}" if below is not None else ""
     return " and ".join(b for b in (low, high) if b)

@@ -15,7 +15,6 @@ from ganlab.figures import image_grid, path_plot, side_by_side
 from ganlab.runs.generator import Generator, generate
 from ganlab.runs.latent import concept_vector, latents, neighbours, walks
 
-WALK_MODES = ("slerp", "lerp", "classes")
 REAL_POINTS_SHOWN = 2000  # real points under a 2-D scatter plot or path
 
 
