@@ -67,11 +67,21 @@ def assert_run_complete(run: Path, model: str, evaluated: bool, steps: int = 20)
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    """Every model on digits, in one `ganlab train -m` (one process), evaluated at the end."""
+def sweep_output(tmp_path_factory):
+    """Every model on digits, in one `ganlab train -m` (one process), evaluated at the end: its dir and output."""
     tmp = tmp_path_factory.mktemp("sweep")
-    run_ganlab("train", "-m", f"model={','.join(MODELS)}", "data=digits", *FAST, f"hydra.sweep.dir={tmp}")
-    return tmp
+    proc = run_ganlab("train", "-m", f"model={','.join(MODELS)}", "data=digits", *FAST, f"hydra.sweep.dir={tmp}")
+    return tmp, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def sweep(sweep_output):
+    return sweep_output[0]
+
+
+def test_a_note_that_holds_for_every_job_is_said_once(sweep_output):
+    """No Inception weights at hand (the tests' TORCH_HOME holds none): one line for the sweep's six jobs."""
+    assert sweep_output[1].count("no Inception weights") == 1
 
 
 def test_a_sweep_makes_one_run_dir_per_job(sweep):

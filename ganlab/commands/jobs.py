@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict, read_write
 
 from ganlab.commands.config import check, check_model_data, schema
-from ganlab.commands.search import is_search
+from ganlab.commands.search import is_search, quiet_failure
 from ganlab.commands.sweep import AUTO, continued_state
 from ganlab.console import error, say, warn
 from ganlab.errors import GanlabError
@@ -76,6 +77,13 @@ def hydra_errors_raised() -> Iterator[None]:
         yield
     except HydraException as err:  # composing the config (the task's own errors are not HydraExceptions)
         raise composition_error(err) from err
+    except ValueError as err:  # Optuna's sweeper asks the study for its best trial when none completed
+        if "No trials are completed" not in str(err):
+            raise
+        raise GanlabError("every trial of the search failed (each one's reason is above: \"Failed experiment: ...\"), "
+                          "so the study has no best trial. Compare the trials with `ganlab report <the sweep dir>`; "
+                          "a gentler search space (a lower optim.lr) or more trainer.steps gives trials that end "
+                          "with a metric.") from None
     finally:
         if saved is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
@@ -259,6 +267,9 @@ class Jobs(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with exit_on_error():
             open_sweep_dir(config)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        quiet_failure(config.hydra, job_return)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         summary, ok = sweep_summary(Path(str(config.hydra.sweep.dir)))

@@ -110,10 +110,19 @@ def _number(value: Any) -> float:
 
 
 def _fmt(value: Any) -> str:
+    """A table cell: numbers to 4 significant digits, a swept value too where that is shorter (an Optuna trial's
+    lr=0.0012304543..., not the 1e-3 someone typed)."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}" if math.isfinite(value) else "-"
+    if isinstance(value, str) and not value.lstrip("+-").isdigit():
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        short = f"{number:.4g}"
+        return short if math.isfinite(number) and len(short) < len(value) else value
     return str(value)
 
 

@@ -13,7 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.config import to_container
-from ganlab.console import route_through, say
+from ganlab.console import route_through, say, say_once
 from ganlab.errors import GanlabError
 from ganlab.metrics.base import Settings
 from ganlab.runs import save_checkpoint
@@ -233,7 +233,7 @@ class Trainer(Run):
         if self.evaluator is None:
             e = self.cfg.eval
             settings = Settings(self.device, int(e.n or self.data.eval_samples), self.cfg.seed, e.inception_weights,
-                                Path(e.cache_dir).expanduser() if e.cache_dir else None, say)
+                                Path(e.cache_dir).expanduser() if e.cache_dir else None, say_once)  # once a sweep
             self.evaluator = Evaluator(self.data, settings)
         metrics = self.evaluator(self.generator)
         logger.scalars({f"Metrics/{k}": v for k, v in metrics.items()}, self.step)
