@@ -15,6 +15,7 @@ from conftest import ganlab_cli, read_image_tags, run_ganlab, tiny_trainer
 
 import ganlab
 from ganlab.errors import GanlabError
+from ganlab.figures import NUMBER_PX
 from ganlab.runs.export import export_generator
 from ganlab.runs.latent import concept_vector, latents, lerp, neighbours, slerp, walks
 
@@ -179,6 +180,7 @@ def test_interpolate_writes_grids_paths_and_animations(runs, tmp_path, capsys):
     ganlab_cli(capsys, "interpolate", f"run={runs['conv']}", "n=3", "steps=5", f"out={tmp_path / 'walk.gif'}")
     with Image.open(tmp_path / "walk.gif") as gif:
         assert gif.n_frames == 5 + 3  # forward, then back without repeating the ends
+        assert gif.size == (2 * (128 + 2) + 2,) * 2  # 3 walks on a 2 x 2 grid, each 8x8 image enlarged to 128 px
     ganlab_cli(capsys, "interpolate", f"run={runs['conv']}", "n=3", "steps=5", "mode=lerp",
                       f"out={tmp_path / 'walk.png'}")
     cell = 48 + 2  # 8x8 digits enlarged to 48 px, 2 px apart
@@ -197,8 +199,16 @@ def test_numbered_grid_and_arithmetic_on_its_latents(runs, tmp_path, capsys):
     ganlab_cli(capsys, "sample", f"run={run}", "n=64", "numbered=true", f"out={tmp_path / 'numbered.png'}")
     ganlab_cli(capsys, "sample", f"run={run}", "n=64", f"out={tmp_path / 'plain.png'}")
     numbered, plain = (np.asarray(Image.open(tmp_path / f"{name}.png")) for name in ("numbered", "plain"))
-    assert numbered.shape == plain.shape and (numbered != plain).any()
-    assert np.array_equal(numbered[-20:, -40:], plain[-20:, -40:])  # the numbers sit in the cells' top left
+    side, pad = 48, NUMBER_PX  # 8x8 digits enlarged 6 times; the strip above each image that holds its number
+
+    def cell(picture, i: int, padding: int):
+        top, left = (i // 8) * (side + padding) + padding, (i % 8) * (side + padding) + padding
+        return picture[top:top + side, left:left + side]
+
+    assert numbered.shape == (8 * (side + pad) + pad,) * 2 + (3,)
+    assert all(np.array_equal(cell(numbered, i, pad), cell(plain, i, 2)) for i in range(64))  # the numbers hide nothing
+    last = numbered[-(side + 2 * pad):-(side + pad), -(side + pad):-pad]  # the strip above the last image
+    assert (numbered[:pad, pad:pad + 20] < 64).any() and (last < 64).any()  # its numbers: 0 .. 63
     proc = ganlab_cli(capsys, "arithmetic", f"run={run}", "seed=0", "a=3,17,22", "b=5,9,40", "c=11,12,30",
                       f"out={tmp_path / 'sum.png'}")
     assert "mean(a) - mean(b) + mean(c)" in proc.stdout

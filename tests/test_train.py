@@ -36,8 +36,8 @@ from ganlab.training.step import GANStep
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 MODELS = ["gan", "cgan", "dcgan", "wgan", "wgan_gp", "rpgan"]
-BASE_TAGS = {"Loss/D", "Loss/G", "D/real", "D/fake", "D/gap", "Diversity/pairwise", "GradNorm/D", "GradNorm/G",
-             "LR/D", "LR/G", "Speed/img_per_s"}
+BASE_TAGS = {"Loss/D", "Loss/G", "Diversity/pairwise", "GradNorm/D", "GradNorm/G", "LR/D", "LR/G", "Speed/img_per_s"}
+CRITICS = ("wgan", "wgan_gp", "rpgan")  # D's raw outputs, not probabilities: D/critic_real, ... (training/tags.py)
 
 
 def run_dirs(sweep_dir: Path) -> dict[str, Path]:
@@ -49,7 +49,9 @@ def assert_run_complete(run: Path, model: str, evaluated: bool, steps: int = 20)
     """The files and TensorBoard tags of a finished run of ``steps`` with FAST's intervals (``evaluated``: at its
     end, which also keeps that evaluation as the best)."""
     scalars = read_scalars(run)
-    expected = set(BASE_TAGS)
+    outputs = ["D/critic_real", "D/critic_fake", "D/critic_gap"] if model in CRITICS else ["D/real", "D/fake", "D/gap"]
+    expected = {*BASE_TAGS, *outputs}
+    assert not {t.replace("critic_", "") if model in CRITICS else t.replace("D/", "D/critic_") for t in outputs} & scalars.keys()
     expected.add({"wgan": "Wasserstein/estimate", "wgan_gp": "Wasserstein/estimate",
                   "rpgan": "Divergence/relativistic_pairing"}.get(model, "Divergence/jensen_shannon"))
     if model == "wgan_gp":
@@ -77,6 +79,36 @@ def sweep_output(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sweep(sweep_output):
     return sweep_output[0]
+
+
+def hparams_columns(logdir: Path) -> tuple[list[str], list[str]]:
+    """The hyperparameters and metrics TensorBoard's HParams tab shows at first for the runs under ``logdir``: its
+    backend's experiment, then the dashboard's rule (five of each; hyperparameters that differ between runs
+    first)."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import backend_context
+
+    runs = plugin_event_multiplexer.EventMultiplexer()
+    runs.AddRunsFromDirectory(str(logdir))
+    runs.Reload()
+    tb = backend_context.Context(base_plugin.TBContext(
+        logdir=str(logdir), multiplexer=runs, data_provider=data_provider.MultiplexerDataProvider(runs, str(logdir))))
+    request = context.RequestContext()
+    experiment = tb.experiment_from_metadata(request, "", True, tb.hparams_metadata(request, ""),
+                                             tb.hparams_from_data_provider(request, "", limit=1000))
+    hparams = sorted(experiment.hparam_infos, key=lambda h: not h.differs)  # stable, as the dashboard sorts
+    return [h.name for h in hparams][:5], [m.name.tag for m in experiment.metric_infos][:5]
+
+
+def test_the_hparams_tab_shows_the_headline_metric_and_the_main_hyperparameters(sweep):
+    """The sweep's HParams table as TensorBoard shows it at first: the final metrics alone, fid_classifier among
+    them (no loss, rate or speed), and model, data, learning rate, batch size and n_critic; the keys every job
+    shares (FAST's) are no columns."""
+    hparams, metrics = hparams_columns(sweep)
+    assert "Metrics/fid_classifier" in metrics and all(m.startswith("Metrics/") for m in metrics), metrics
+    assert sorted(hparams) == ["data.name", "model.name", "optim.lr", "trainer.batch_size", "trainer.n_critic"]
 
 
 def test_a_note_that_holds_for_every_job_is_said_once(sweep_output):

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from ganlab.commands.config import config_dir, register_schema, schema
 from ganlab.commands.jobs import composition_error, hydra_errors_raised, prepare, run_job
 from ganlab.commands.search import check_search, objective
-from ganlab.commands.sweep import AUTO, finished_run, prepare_job, stopped
+from ganlab.commands.sweep import AUTO, compared_overrides, finished_run, prepare_job, stopped
 from ganlab.errors import GanlabError
 
 # Hydra flags whose value is the next word on the command line
@@ -117,7 +117,7 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
         say(f"ganlab: resuming from {source}")
     if ranks.lead:
         run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, run_dir, resume_state=state, overrides=overrides)
+    trainer = Trainer(cfg, run_dir, resume_state=state, overrides=compared_overrides(HydraConfig.get(), list(overrides)))
     verb = f"resuming at step {trainer.step}" if state else "training"
     say(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
         f"penalty={cfg.penalty.name} on {trainer.device}{ranks.describe(cfg.trainer.batch_size)}, {cfg.trainer.steps} steps "

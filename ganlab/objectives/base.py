@@ -26,7 +26,7 @@ class Objective:
     name: str = ""
     divergence: str | None = None  # what estimate() tends to at the optimal D (see objectives/theory.py)
     estimate_tag: str | None = None  # the TensorBoard tag of estimate(), if the objective has one
-    probabilistic: bool = False  # D outputs a logit of P(real): D/real and D/fake are logged as sigmoids
+    probabilistic: bool = False  # D outputs a logit of P(real): its outputs are logged as sigmoids (training/tags.py)
     closed_form: bool = True  # objectives/theory.py knows what the optimal D gives (divergence, optimal_output)
     relativistic: bool = False  # g_loss(fake, real) needs D's outputs for the real batch too
 

@@ -17,6 +17,7 @@ from ganlab.console import route_through, say, say_once
 from ganlab.errors import GanlabError
 from ganlab.metrics.base import Settings
 from ganlab.runs import save_checkpoint
+from ganlab.training import tags
 from ganlab.training.build import Run
 from ganlab.training.monitor import Monitor
 from ganlab.training.optim import build_schedulers
@@ -174,8 +175,8 @@ class Trainer(Run):
                     self._check_finite(values)
                     now = time.perf_counter()
                     values.update({k: float(v) for k, v in grads.items()})
-                    values["LR/D"], values["LR/G"] = self.opt_d.param_groups[0]["lr"], self.opt_g.param_groups[0]["lr"]
-                    values["Speed/img_per_s"] = batch_images * (self.step - tick_step) / max(now - tick, 1e-9)
+                    values[tags.LR_D], values[tags.LR_G] = self.opt_d.param_groups[0]["lr"], self.opt_g.param_groups[0]["lr"]
+                    values[tags.SPEED] = batch_images * (self.step - tick_step) / max(now - tick, 1e-9)
                     values.update(self.monitor.measure(values))
                     logger.scalars(values, self.step)
                     for warning in self.monitor.warnings(values, self.step):
@@ -185,7 +186,7 @@ class Trainer(Run):
                     tick, tick_step = now, self.step
                     if progress is not None:
                         progress.set_postfix_str(
-                            f"D {values['Loss/D']:.3f}  G {values['Loss/G']:.3f}  {values['Speed/img_per_s']:.0f} img/s")
+                            f"D {values[tags.LOSS_D]:.3f}  G {values[tags.LOSS_G]:.3f}  {values[tags.SPEED]:.0f} img/s")
                 if lead and (self.step % t.sample_every == 0 or self.step == t.steps):
                     picture = self.samples.render(step=self.step)
                     logger.image("Samples", picture, self.step)
@@ -207,7 +208,7 @@ class Trainer(Run):
             else:
                 if lead:
                     logger.image("Samples/interpolation", self.samples.interpolation(self.step), self.step)
-                logger.hparams(hparams(self.cfg, self.overrides), {f"Metrics/{k}": v for k, v in self.final_metrics.items()})
+                logger.hparams(hparams(self.cfg, self.overrides), self.final_metrics, self.step)
         finally:
             stop.restore()
             route_through(None)
@@ -236,7 +237,7 @@ class Trainer(Run):
                                 Path(e.cache_dir).expanduser() if e.cache_dir else None, say_once)  # once a sweep
             self.evaluator = Evaluator(self.data, settings)
         metrics = self.evaluator(self.generator)
-        logger.scalars({f"Metrics/{k}": v for k, v in metrics.items()}, self.step)
+        logger.scalars({f"{tags.METRICS}{k}": v for k, v in metrics.items()}, self.step)
         headline = self.evaluator.headline
         if headline and headline.better(metrics[headline.name], self.best["value"] if self.best else None):
             self.best = {"metric": headline.name, "value": metrics[headline.name], "step": self.step}
@@ -253,7 +254,7 @@ class Trainer(Run):
 
     def _report_compile(self, logger: RunLogger, seconds: float) -> None:
         say(f"ganlab: torch.compile of G and D took {seconds:.1f} s (the first step: traced, compiled and run)")
-        logger.scalars({"Speed/compile_s": seconds}, self.step)
+        logger.scalars({tags.COMPILE_S: seconds}, self.step)
 
     def _check_finite(self, values: dict[str, float]) -> None:
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
@@ -268,11 +269,16 @@ class Trainer(Run):
         )
 
 
+# the HParams tab's columns of every run: TensorBoard shows 5 at first (those that differ between the runs first,
+# then by name), so these five are what a run's model, data and optimiser are at a glance
+HPARAMS = ["model.name", "data.name", "optim.lr", "trainer.batch_size", "trainer.n_critic"]
+
+
 def hparams(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
-    """The run's main hyperparameters and every key set on the command line (a sweep's swept values), for
-    TensorBoard's HParams tab. A config group chosen on the command line (model=wgan) shows as its name."""
-    keys = ["model.name", "objective.name", "penalty.name", "data.name", "optim.lr", "trainer.n_critic",
-            "trainer.batch_size", "seed"]
+    """The run's main hyperparameters (:data:`HPARAMS`) and every key set on the command line (a sweep's swept
+    values), for TensorBoard's HParams tab. A config group chosen on the command line (objective=hinge) shows as
+    its name."""
+    keys = list(HPARAMS)
     for o in overrides:
         key = o.split("=", 1)[0].lstrip("+~")
         key = f"{key}.name" if key in GROUPS else key
