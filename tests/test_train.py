@@ -66,6 +66,7 @@ def assert_run_complete(run: Path, model: str, evaluated: bool, steps: int = 20)
     assert (run / "metrics.json").is_file() == evaluated == (run / "checkpoints" / "best.json").is_file()
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["step_0000010.png", "step_0000020.png"]
     assert (run / ".hydra" / "config.yaml").is_file() and (run / ".hydra" / "overrides.yaml").is_file()
+    assert not list(run.glob("*.log"))  # Hydra's log file would stay empty: ganlab prints its own lines
 
 
 @pytest.fixture(scope="module")
