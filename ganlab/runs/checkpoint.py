@@ -76,6 +76,6 @@ def newest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any], list[str]]:
     if not found:
         raise GanlabError(f"cannot resume from '{run_dir}': no checkpoint in it can be read. " + " ".join(refused.values()))
     path, state = max(found, key=lambda f: (f[1]["step"], f[0].name == "last.pt"))
-    notes = [f"{p.name} is at step {s['step']}" for p, s in found if p != path]
+    notes = [f"{p.name} is at step {s['step']}" for p, s in found if s["step"] != state["step"]]
     notes += [f"{name} is not a ganlab checkpoint that can be read" for name in refused]
     return path, state, notes
