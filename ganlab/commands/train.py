@@ -117,7 +117,7 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
         say(f"ganlab: resuming from {source}")
     if ranks.lead:
         run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, run_dir, resume_state=state, overrides=compared_overrides(HydraConfig.get(), list(overrides)))
+    trainer = Trainer(cfg, run_dir, resume_state=state, overrides=compared_overrides(list(overrides)))
     verb = f"resuming at step {trainer.step}" if state else "training"
     say(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
         f"penalty={cfg.penalty.name} on {trainer.device}{ranks.describe(cfg.trainer.batch_size)}, {cfg.trainer.steps} steps "
