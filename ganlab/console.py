@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -15,6 +16,13 @@ def say(message: str) -> None:
         _writer(message)
     else:
         print(message, flush=True)
+
+
+@functools.cache
+def say_once(message: str) -> None:
+    """:func:`say` ``message`` the first time this process has it to say: a note that holds for every job of a
+    sweep (no Inception weights, ...) is one line, not one per job."""
+    say(message)
 
 
 def warn(message: str) -> None:

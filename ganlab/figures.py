@@ -16,15 +16,18 @@ from torch import Tensor
 from ganlab.files import atomic_write
 
 MIN_CELL_PX = 48  # small images (8x8 digits) are enlarged, pixel for pixel, so a grid is readable
+NUMBER_PX = 14  # a numbered grid's strip above each image, which holds its index
 
 
 def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 0.5,
-               numbered: bool = False) -> np.ndarray:
+               numbered: bool = False, min_cell: int = MIN_CELL_PX) -> np.ndarray:
     """Images in [-1, 1], ``(N, C, H, W)`` -> one uint8 ``(H', W', 3)`` grid with ``nrow`` images a row,
-    ``padding`` pixels of grey around each (the layout of torchvision's make_grid, without its import time);
-    ``numbered``: each image's index in its top left corner."""
+    ``padding`` pixels of grey around each (the layout of torchvision's make_grid, without its import time),
+    each image enlarged pixel for pixel to at least ``min_cell`` pixels a side; ``numbered``: each image's index
+    in a strip above it (it hides nothing of the image)."""
     images = images.detach().float().cpu().clamp(-1, 1).add(1).div(2)
-    scale = max(1, math.ceil(MIN_CELL_PX / images.shape[-1]))
+    padding = max(padding, NUMBER_PX) if numbered else padding
+    scale = max(1, math.ceil(min_cell / images.shape[-1]))
     if scale > 1:
         images = images.repeat_interleave(scale, dim=-1).repeat_interleave(scale, dim=-2)
     n, _, h, w = images.shape
@@ -36,22 +39,19 @@ def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2, pad_va
     grid = F.pad(grid.reshape(3, rows * (h + padding), cols * (w + padding)), (0, padding, 0, padding), value=pad_value)
     picture = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     if numbered:
-        corners = [((i % cols) * (w + padding) + padding, (i // cols) * (h + padding) + padding) for i in range(n)]
-        picture = draw_texts(picture, [(x, y, str(i)) for i, (x, y) in enumerate(corners)], size=max(9, min(h, w) // 4))
+        corners = [((i % cols) * (w + padding) + padding, (i // cols) * (h + padding)) for i in range(n)]
+        picture = draw_texts(picture, [(x, y, str(i)) for i, (x, y) in enumerate(corners)], size=NUMBER_PX - 2)
     return picture
 
 
-def draw_texts(picture: np.ndarray, texts: list[tuple[int, int, str]], size: int = 12,
-               boxed: bool = True) -> np.ndarray:
-    """``picture`` with each ``(x, y, text)`` written at ``(x, y)`` (its top left) in white, on a black box."""
+def draw_texts(picture: np.ndarray, texts: list[tuple[int, int, str]], size: int = 12) -> np.ndarray:
+    """``picture`` with each ``(x, y, text)`` written in black at ``(x, y)`` (its top left)."""
     from PIL import Image, ImageDraw, ImageFont
 
     image = Image.fromarray(picture)
     draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=size)
     for x, y, text in texts:
-        if boxed:
-            draw.rectangle(draw.textbbox((x, y), text, font=font), fill=(0, 0, 0))
-        draw.text((x, y), text, fill=(255, 255, 255) if boxed else (0, 0, 0), font=font)
+        draw.text((x, y), text, fill=(0, 0, 0), font=font)
     return np.asarray(image).copy()
 
 
@@ -64,7 +64,7 @@ def side_by_side(pictures: list[np.ndarray], between: list[str], width: int = 28
         if i < len(between):
             strip = np.full((height, width, 3), 255, dtype=np.uint8)
             size = width * 2 // 3
-            parts.append(draw_texts(strip, [(width // 4, (height - size) // 2, between[i])], size, boxed=False))
+            parts.append(draw_texts(strip, [(width // 4, (height - size) // 2, between[i])], size))
     return np.concatenate(parts, axis=1)
 
 

@@ -44,6 +44,53 @@ def test_train_help_is_hydras(tmp_path):
     assert "model.arch=mlp (model.arch=auto's choice for data=ring8, points data): its keys" in proc.stdout
     assert "  model.hidden=256  (default 256; >= 1 and <= 65536; width of each hidden layer)" in proc.stdout
     assert "data=ring8: its keys\n  data.std=0.0" in proc.stdout and "penalty=none: no keys of its own" in proc.stdout
+    assert "model_data:" not in proc.stdout and "applies by itself when model= and data= name that pair" in proc.stdout
+
+
+@pytest.mark.parametrize("command,keys", [
+    ("sample", ["run", "out", "n", "label", "seed", "checkpoint", "weights", "numbered"]),
+    ("interpolate", ["run", "out", "n", "steps", "mode"]),
+    ("arithmetic", ["run", "out", "a", "b", "c", "n", "seed"]),
+    ("export", ["run", "out", "weights", "checkpoint"]),
+    ("eval", ["run", "n", "checkpoint", "out", "inception_weights", "data.root", "data.path", "weights"]),
+    ("report", ["dir", "out"]),
+])
+def test_every_commands_help_lists_its_keys_defaults_and_an_example(command, keys, tmp_path):
+    """`ganlab <command> --help` (and -h) exits 0 with a usage line naming the required keys, each key with its
+    default, and an example; nothing is read or written."""
+    for flag in ("--help", "-h"):
+        proc = run_ganlab(command, flag, cwd=tmp_path)
+        lines = proc.stdout.splitlines()
+        assert lines[0].startswith(f"usage: ganlab {command} ") and proc.stderr == ""
+        rows = {line.split()[0]: line.split()[1] for line in lines if line.startswith("  ") and len(line.split()) > 1}
+        for key in keys:
+            assert key in rows, (key, proc.stdout)
+        assert any(line.startswith(f"  ganlab {command} ") for line in lines[lines.index(next(
+            line for line in lines if line.startswith("example"))):])
+    assert list(tmp_path.iterdir()) == []
+    if command == "sample":
+        assert (rows["n"], rows["label"], rows["run"], rows["numbered"]) == ("64", "unset", "required", "false")
+
+
+def test_shell_completion_of_train_works_through_hydra(tmp_path):
+    """What --hydra-help advertises: the install script completes the command `ganlab`, and its queries answer
+    the subcommand names, then train's groups and options (Hydra's)."""
+    script = run_ganlab("train", "-sc", "install=bash", cwd=tmp_path).stdout
+    assert script.rstrip().endswith("-F hydra_bash_completion ganlab")
+    def query(line: str) -> list[str]:
+        return run_ganlab("-sc", "query=bash", cwd=tmp_path, env={"COMP_LINE": line}).stdout.split()
+    assert query("ganlab ex") == ["export"]
+    assert query("ganlab train model=wg") == ["model=wgan", "model=wgan_gp"]
+    assert query("ganlab sample ru") == []  # the shell offers file names
+
+
+def test_model_data_is_chosen_by_model_and_data(tmp_path, capsys):
+    """A tuned preset that does not go with model= and data= is refused before a run dir is made, naming the pair
+    it tunes; ~model_data leaves the tuning out."""
+    proc = ganlab_cli(capsys, "train", "model_data=wgan_gp_grid25", f"hydra.run.dir={tmp_path}/r", check=False)
+    assert_clean_error(proc, "model_data=wgan_gp_grid25 does not go with model=gan data=digits",
+                       "(model=wgan_gp data=grid25)", "~model_data")
+    assert proc.returncode == 2 and not (tmp_path / "r").exists()
 
 
 def test_configs_are_found_from_any_directory_and_a_user_config_dir_adds_options(tmp_path):

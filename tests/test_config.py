@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from ganlab.commands.compose import compose_config
 from ganlab.errors import GanlabError
+from ganlab.training.optim import decay_end
 
 
 def composed(*overrides: str) -> dict:
@@ -28,7 +29,7 @@ def test_presets_carry_their_papers_hyperparameters():
             dcgan["trainer"]["batch_size"]) == (0.02, "batch", 0.5, 2e-4, 128)
     cgan = composed("model=cgan")
     assert cgan["model"]["conditional"] is True and cgan["objective"]["name"] == "non_saturating"
-    assert composed("model=gan", "data=cifar10")["optim"]["decay_steps"] is None  # no decay unless asked for
+    assert decay_end(composed("model=gan", "data=cifar10")) is None  # a constant rate unless a preset or you ask
     rp = composed("model=rpgan")
     assert (rp["objective"]["name"], rp["penalty"]["name"], rp["penalty"]["weight"], rp["penalty"]["every"]) == (
         "rpgan", "r1r2", 0.1, 16)
@@ -39,22 +40,22 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
     tuned = composed("model=gan", "data=grid25")  # configs/model_data/gan_grid25.yaml
     assert (tuned["model"]["hidden"], tuned["penalty"]["name"], tuned["penalty"]["weight"]) == (128, "r1", 0.1)
     assert tuned["penalty"]["every"] == 16  # lazy R1
-    assert (tuned["optim"]["lr"], tuned["optim"]["decay_steps"], tuned["trainer"]["steps"]) == (1e-3, 25000, 25000)
+    assert (tuned["optim"]["lr"], decay_end(tuned), tuned["trainer"]["steps"]) == (1e-3, 25000, 25000)
     ring = composed("model=gan", "data=ring8")  # builds on the grid25 tuning
-    assert (ring["trainer"]["steps"], ring["optim"]["decay_steps"], ring["penalty"]["name"]) == (15000, 15000, "r1")
+    assert (ring["trainer"]["steps"], decay_end(ring), ring["penalty"]["name"]) == (15000, 15000, "r1")
     gp = composed("model=wgan_gp", "data=grid25")  # configs/model_data/wgan_gp_grid25.yaml
     assert (gp["model"]["hidden"], gp["model"]["d_norm"], gp["trainer"]["n_critic"]) == (128, "none", 2)
     assert (gp["penalty"]["name"], gp["penalty"]["weight"], gp["penalty"]["every"]) == ("gp", 1.0, 1)
-    assert (gp["optim"]["lr"], gp["optim"]["decay_steps"], gp["trainer"]["steps"]) == (1e-3, 16000, 16000)
+    assert (gp["optim"]["lr"], decay_end(gp), gp["trainer"]["steps"]) == (1e-3, 16000, 16000)
     assert composed("model=wgan_gp", "data=digits")["penalty"]["weight"] == 10.0  # the paper's preset elsewhere
     clipped = composed("model=wgan", "data=grid25")  # configs/model_data/wgan_grid25.yaml
     assert (clipped["model"]["hidden"], clipped["model"]["d_norm"], clipped["penalty"]["bound"]) == (128, "none", 0.01)
-    assert (clipped["optim"]["name"], clipped["optim"]["lr"], clipped["optim"]["decay_steps"]) == ("rmsprop", 5e-4, 6000)
+    assert (clipped["optim"]["name"], clipped["optim"]["lr"], decay_end(clipped)) == ("rmsprop", 5e-4, 6000)
     for model in ("wgan_gp", "wgan"):  # the ring8 presets are their grid25 tunings (wgan_gp's over 10,000 steps)
         ring, grid = composed(f"model={model}", "data=ring8"), composed(f"model={model}", "data=grid25")
         if model == "wgan_gp":
-            assert (ring["trainer"]["steps"], ring["optim"]["decay_steps"]) == (10000, 10000)
-            grid["trainer"]["steps"] = grid["optim"]["decay_steps"] = 10000
+            assert (ring["trainer"]["steps"], decay_end(ring)) == (10000, 10000)
+            grid["trainer"]["steps"] = 10000
         assert {k: ring[k] for k in ("model", "optim", "penalty", "trainer")} == {
             k: grid[k] for k in ("model", "optim", "penalty", "trainer")}
     for data in ("grid25", "ring8"):  # rpgan's toy presets: the gan tuning with R3GAN's objective and R1 + R2
@@ -67,10 +68,10 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
     digits = composed()  # the default run, model=gan data=digits: configs/model_data/gan_digits.yaml
     assert (digits["model"]["hidden"], digits["model"]["ema"], digits["trainer"]["steps"]) == (512, 0.0, 3000)
     assert (digits["penalty"]["name"], digits["penalty"]["weight"], digits["penalty"]["every"]) == ("r1", 0.1, 16)
-    assert (digits["optim"]["lr"], digits["optim"]["decay_steps"]) == (2e-3, 3000)
+    assert (digits["optim"]["lr"], decay_end(digits)) == (2e-3, 3000)
     stacked = composed("model=dcgan", "data=stacked_mnist")  # configs/model_data/dcgan_stacked_mnist.yaml
     assert (stacked["model"]["channels"], stacked["penalty"]["name"], stacked["penalty"]["every"]) == (64, "r1", 16)
-    assert (stacked["optim"]["lr"], stacked["optim"]["decay_steps"], stacked["trainer"]["steps"]) == (1e-3, 13000, 13000)
+    assert (stacked["optim"]["lr"], decay_end(stacked), stacked["trainer"]["steps"]) == (1e-3, 13000, 13000)
     plain = composed("model=gan", "data=mnist")
     assert (plain["model"]["hidden"], plain["penalty"]["name"]) == (512, "none")
     assert composed("model=gan", "data=grid25", "penalty=none")["penalty"]["name"] == "none"
@@ -81,6 +82,16 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
     assert composed("model=wgan", "objective=hinge")["objective"]["name"] == "hinge"
 
 
+def test_a_shortened_preset_decays_over_the_steps_asked_for():
+    """A preset's linear schedule ends at the run's last step, whatever trainer.steps the command line gives it;
+    optim.decay_steps, where set, ends it elsewhere."""
+    for steps in (600, 40_000):  # the wgan_gp grid25 preset trains 16,000 steps
+        assert decay_end(compose_config(["model=wgan_gp", "data=grid25", f"trainer.steps={steps}"])) == steps
+        assert decay_end(compose_config([f"trainer.steps={steps}"])) == steps  # the default run: 3,000
+    assert decay_end(compose_config(["model=wgan_gp", "data=grid25", "trainer.steps=600", "optim.decay_steps=300"])) == 300
+    assert decay_end(compose_config(["trainer.steps=600", "optim.schedule=constant"])) is None
+
+
 @pytest.mark.parametrize("overrides,needles", [
     (["trainer.batch_size=0"], ["trainer.batch_size=0 is out of range", ">= 1"]),
     (["optim.lr=0"], ["optim.lr=0", "> 0"]),
@@ -89,6 +100,9 @@ def test_tuned_preset_for_a_model_on_a_data_set_and_the_command_line_wins():
                                          "not to penalty=clip"]),
     (["penalty=none", "penalty.weight=3"], ["penalty.weight=3 applies to penalty=", "not to penalty=none"]),
     (["eval.n=1"], ["eval.n=1 is out of range", ">= 2"]),
+    (["data=cifar10", "optim.decay_steps=100"], ["optim.decay_steps=100 is where a linear schedule ends",
+                                                 "optim.schedule=constant", "add optim.schedule=linear"]),
+    (["optim.schedule=cosine"], ["optim.schedule=cosine is out of range", "constant, linear"]),
 ])
 def test_the_validation_pass_names_the_key_and_the_fix(overrides, needles):
     with pytest.raises(GanlabError) as err:

@@ -29,11 +29,12 @@ def read_json(path):
 
 
 def hparams_of(run_dir) -> dict[str, object]:
-    """The hyperparameters a run wrote for TensorBoard's HParams tab, read back with TensorBoard's reader."""
+    """The hyperparameters a run wrote for TensorBoard's HParams tab (in <run>/hparams), read back with
+    TensorBoard's reader."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import metadata
 
-    acc = EventAccumulator(str(run_dir))
+    acc = EventAccumulator(str(run_dir / "hparams"))
     acc.Reload()
     content = acc.PluginTagToContent(metadata.PLUGIN_NAME)
     assert metadata.SESSION_END_INFO_TAG in content
@@ -202,8 +203,12 @@ def test_periodic_evaluation_leaves_the_training_run_alone(tmp_path):
     assert gap[7] == pytest.approx(dict(evaluated["D/real"])[7] - dict(evaluated["D/fake"])[7], abs=1e-6)
     final = read_json(tmp_path / "evaluated" / "metrics.json")
     assert final["step"] == 20 and final.keys() >= TOY_METRICS and final["modes"] == dict(evaluated["Metrics/modes"])[20]
-    hp = hparams_of(tmp_path / "evaluated")
-    assert hp["model.name"] == "gan" and hp["data.name"] == "grid25" and hp["seed"] == 3
+    hp = hparams_of(tmp_path / "evaluated")  # the five of every run (no key was set on a command line)
+    assert hp == {"model.name": "gan", "data.name": "grid25", "optim.lr": pytest.approx(1e-3), "trainer.batch_size": 16,
+                  "trainer.n_critic": 1}
+    # its metrics: the final ones alone (no loss, rate or speed; an undefined reverse_kl left out), in its own run
+    assert read_scalars(tmp_path / "evaluated" / "hparams") == {f"Metrics/{k}": [(20, pytest.approx(final[k]))]
+                                                                for k in TOY_METRICS if final[k] is not None}
 
 
 def test_monitor_measures_and_warns_on_made_up_values(tmp_path):

@@ -223,12 +223,15 @@ def test_one_training_step_of_every_objective(toy_run, name):
     t = toy_run
     step = GANStep(t.G, t.D, t.opt_g, t.opt_d, objective, t.penalty, n_critic=2, batch_size=16)
     stats, grads = step(t.data, measure_grads=True)
-    assert {"Loss/D", "Loss/G", "D/real", "D/fake"} <= stats.keys(), sorted(stats)
+    # D's outputs: probabilities (D/real, D/fake) for a classifier D, raw values under their own names for a critic
+    outputs, others = (("D/real", "D/fake"), ("D/critic_real", "D/critic_fake"))[::1 if objective.probabilistic else -1]
+    assert {"Loss/D", "Loss/G", *outputs} <= stats.keys(), sorted(stats)
+    assert not set(others) & stats.keys()
     assert all(torch.isfinite(v) for v in [*stats.values(), *grads.values()]), stats
     if objective.estimate_tag:
         estimate = objective.estimate_from_d_loss(stats["Loss/D"])
         assert float(stats[objective.estimate_tag]) == pytest.approx(float(estimate))
-    if objective.probabilistic:  # D/real and D/fake are probabilities
+    if objective.probabilistic:
         assert 0 < float(stats["D/real"]) < 1 and 0 < float(stats["D/fake"]) < 1
 
 

@@ -65,6 +65,16 @@ def test_report_rows_best_first_in_exact_order(tmp_path):
     assert (sweep / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_report_shows_a_searchs_drawn_values_to_4_digits_and_keeps_them_whole_in_the_csv(tmp_path, capsys):
+    sweep = tmp_path / "search"
+    for i, (lr, kl) in enumerate((("0.0012304543324217", 0.25), ("0.04567891234", 0.5))):
+        fake_run(sweep, f"{i}_gan_grid25", [f"optim.lr={lr}", "penalty.weight=1e-3"], {"step": 20, "reverse_kl": kl})
+    out = ganlab_cli(capsys, "report", str(sweep)).stdout
+    assert "0_gan_grid25  0.00123   20    0.25" in out and "1_gan_grid25  0.04568   20    0.5" in out
+    assert "0.0012304543324217" not in out and "Every run: penalty.weight=1e-3" in out
+    assert [r[1] for r in csv.reader((sweep / "report.csv").open())] == ["optim.lr", "0.0012304543324217", "0.04567891234"]
+
+
 def test_report_without_metrics_says_how_to_get_them(tmp_path):
     sweep = tmp_path / "sweep"
     for i in range(2):

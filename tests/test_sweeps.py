@@ -72,7 +72,10 @@ def test_optuna_search_minimises_the_headline_metric_past_a_diverged_trial(tmp_p
                       "data=grid25", "model.hidden=32", "model.z_dim=8", "penalty=none", "trainer.steps=300",
                       "trainer.log_every=50", "trainer.sample_every=300", "trainer.ckpt_every=300",
                       "trainer.progress=false", f"hydra.sweep.dir={sweep}", env=ONE_THREAD)
-    assert "Failed experiment: training diverged" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr  # the failed trial in one line, without Hydra's "Error executing job" or colours
+    said = [line.split("] ", 1)[-1].split(":")[0] for line in out.splitlines() if "training diverged" in line]
+    assert said == ["Failed experiment", "  1_gan_grid25"]  # the line as it fails, and the sweep's summary
+    assert "Error executing job" not in out and "\x1b[" not in out
     trials = {float(p.read_text().split("optim.lr=")[1].split("\n")[0]): p.parents[1]
               for p in sweep.glob("*/.hydra/overrides.yaml")}
     assert sorted(trials) == [1e-3, 2e-3, 1e30] and trials[1e30].name.startswith("1_")  # the study went on
@@ -89,6 +92,17 @@ def test_optuna_search_minimises_the_headline_metric_past_a_diverged_trial(tmp_p
     assert f"Optuna search: 3 trials (1 failed or unfinished). Best trial: {trials[best].name} with optim.lr={best:g}" in report
     rows = [line.split()[0] for line in report.splitlines() if line[:1].isdigit()]
     assert rows[0] == trials[best].name and rows[-1] == trials[1e30].name
+
+
+def test_a_search_whose_every_trial_failed_says_so_in_a_paragraph(tmp_path):
+    """Two trials too short to place a sample near a mode (reverse_kl undefined): each failed trial is a line,
+    and the study, with no best trial, ends in one paragraph (exit 2), not the sweeper's traceback."""
+    proc = run_ganlab("train", "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "optim.lr=choice(1e-3, 2e-3)",
+                      "data=grid25", "model.hidden=16", "trainer.steps=3", "trainer.progress=false", "eval.n=200",
+                      f"hydra.sweep.dir={tmp_path / 'search'}", env=ONE_THREAD, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert (proc.stdout + proc.stderr).count("Failed experiment: the trial ended without a finite headline metric") == 2
+    assert "every trial of the search failed" in proc.stderr
 
 
 def test_a_sweep_that_cannot_run_is_refused_before_any_job(tmp_path, capsys):

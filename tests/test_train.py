@@ -31,14 +31,14 @@ from ganlab.data.toys import grid25
 from ganlab.errors import GanlabError
 from ganlab.models import build_models
 from ganlab.objectives import build_objective, build_penalty
-from ganlab.training.optim import build_optimizers
+from ganlab.training.optim import build_optimizers, decay_end
 from ganlab.training.state import resumed_config
 from ganlab.training.step import GANStep
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 MODELS = ["gan", "cgan", "dcgan", "wgan", "wgan_gp", "rpgan"]
-BASE_TAGS = {"Loss/D", "Loss/G", "D/real", "D/fake", "D/gap", "Diversity/pairwise", "GradNorm/D", "GradNorm/G",
-             "LR/D", "LR/G", "Speed/img_per_s"}
+BASE_TAGS = {"Loss/D", "Loss/G", "Diversity/pairwise", "GradNorm/D", "GradNorm/G", "LR/D", "LR/G", "Speed/img_per_s"}
+CRITICS = ("wgan", "wgan_gp", "rpgan")  # D's raw outputs, not probabilities: D/critic_real, ... (training/tags.py)
 
 
 def run_dirs(sweep_dir: Path) -> dict[str, Path]:
@@ -50,7 +50,9 @@ def assert_run_complete(run: Path, model: str, evaluated: bool, steps: int = 20)
     """The files and TensorBoard tags of a finished run of ``steps`` with FAST's intervals (``evaluated``: at its
     end, which also keeps that evaluation as the best)."""
     scalars = read_scalars(run)
-    expected = set(BASE_TAGS)
+    outputs = ["D/critic_real", "D/critic_fake", "D/critic_gap"] if model in CRITICS else ["D/real", "D/fake", "D/gap"]
+    expected = {*BASE_TAGS, *outputs}
+    assert not {t.replace("critic_", "") if model in CRITICS else t.replace("D/", "D/critic_") for t in outputs} & scalars.keys()
     expected.add({"wgan": "Wasserstein/estimate", "wgan_gp": "Wasserstein/estimate",
                   "rpgan": "Divergence/relativistic_pairing"}.get(model, "Divergence/jensen_shannon"))
     if model == "wgan_gp":
@@ -65,14 +67,55 @@ def assert_run_complete(run: Path, model: str, evaluated: bool, steps: int = 20)
     assert (run / "metrics.json").is_file() == evaluated == (run / "checkpoints" / "best.json").is_file()
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["step_0000010.png", "step_0000020.png"]
     assert (run / ".hydra" / "config.yaml").is_file() and (run / ".hydra" / "overrides.yaml").is_file()
+    assert not list(run.glob("*.log"))  # Hydra's log file would stay empty: ganlab prints its own lines
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    """Every model on digits, in one `ganlab train -m` (one process), evaluated at the end."""
+def sweep_output(tmp_path_factory):
+    """Every model on digits, in one `ganlab train -m` (one process), evaluated at the end: its dir and output."""
     tmp = tmp_path_factory.mktemp("sweep")
-    run_ganlab("train", "-m", f"model={','.join(MODELS)}", "data=digits", *FAST, f"hydra.sweep.dir={tmp}")
-    return tmp
+    proc = run_ganlab("train", "-m", f"model={','.join(MODELS)}", "data=digits", *FAST, f"hydra.sweep.dir={tmp}")
+    return tmp, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def sweep(sweep_output):
+    return sweep_output[0]
+
+
+def hparams_columns(logdir: Path) -> tuple[list[str], list[str]]:
+    """The hyperparameters and metrics TensorBoard's HParams tab shows at first for the runs under ``logdir``: its
+    backend's experiment, then the dashboard's rule (five of each; hyperparameters that differ between runs
+    first)."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import backend_context
+
+    runs = plugin_event_multiplexer.EventMultiplexer()
+    runs.AddRunsFromDirectory(str(logdir))
+    runs.Reload()
+    tb = backend_context.Context(base_plugin.TBContext(
+        logdir=str(logdir), multiplexer=runs, data_provider=data_provider.MultiplexerDataProvider(runs, str(logdir))))
+    request = context.RequestContext()
+    experiment = tb.experiment_from_metadata(request, "", True, tb.hparams_metadata(request, ""),
+                                             tb.hparams_from_data_provider(request, "", limit=1000))
+    hparams = sorted(experiment.hparam_infos, key=lambda h: not h.differs)  # stable, as the dashboard sorts
+    return [h.name for h in hparams][:5], [m.name.tag for m in experiment.metric_infos][:5]
+
+
+def test_the_hparams_tab_shows_the_headline_metric_and_the_main_hyperparameters(sweep):
+    """The sweep's HParams table as TensorBoard shows it at first: the final metrics alone, fid_classifier among
+    them (no loss, rate or speed), and model, data, learning rate, batch size and n_critic; the keys every job
+    shares (FAST's) are no columns."""
+    hparams, metrics = hparams_columns(sweep)
+    assert "Metrics/fid_classifier" in metrics and all(m.startswith("Metrics/") for m in metrics), metrics
+    assert sorted(hparams) == ["data.name", "model.name", "optim.lr", "trainer.batch_size", "trainer.n_critic"]
+
+
+def test_a_note_that_holds_for_every_job_is_said_once(sweep_output):
+    """No Inception weights at hand (the tests' TORCH_HOME holds none): one line for the sweep's six jobs."""
+    assert sweep_output[1].count("no Inception weights") == 1
 
 
 def test_a_sweep_makes_one_run_dir_per_job(sweep):
@@ -87,9 +130,10 @@ def test_every_model_trains_end_to_end(sweep, model):
     assert state["step"] == 20 and state["config"]["model"]["name"] == model
     conv = any(v.ndim == 4 for k, v in state["G"].items() if k.endswith("weight"))
     assert conv == (model not in ("gan", "cgan"))  # gan and cgan stay MLPs on images, as in their papers
-    lr, optim = dict(read_scalars(run)["LR/G"]), state["config"]["optim"]
-    decay = optim["decay_steps"]  # a linear decay to 0 where the preset asks for one (gan on digits), else none
-    assert list(lr.values()) == pytest.approx([optim["lr"] * (1 - s / decay if decay else 1) for s in lr])
+    lr, end = dict(read_scalars(run)["LR/G"]), decay_end(state["config"])
+    # a linear decay where the preset asks for one (gan on digits: 3,000 steps), over the 20 steps asked for
+    assert end == (20 if model == "gan" else None)
+    assert list(lr.values()) == pytest.approx([state["config"]["optim"]["lr"] * (1 - s / end if end else 1) for s in lr])
 
 
 def test_the_report_of_a_sweep(sweep, capsys):
@@ -187,7 +231,7 @@ def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_p
     steps, the learning rate in its decay), and no step twice."""
     run = tmp_path / "run"
     common = ["model=dcgan", "penalty=gp", "penalty.every=3", "data=digits", "trainer.log_every=3",
-              "trainer.ckpt_every=7", "optim.decay_steps=30", "eval.at_end=false"]
+              "trainer.ckpt_every=7", "optim.schedule=linear", "optim.decay_steps=30", "eval.at_end=false"]
     tiny_trainer(run, *common).fit()
     before = read_scalars(run)
     shutil.copy(run / "checkpoints" / "step_0000014.pt", run / "checkpoints" / "last.pt")
@@ -203,6 +247,23 @@ def test_resume_continues_exactly_and_drops_the_events_past_its_checkpoint(tmp_p
     lr = dict(after["LR/G"])
     assert [lr[s] for s in logged] == pytest.approx([2e-4 * (1 - s / 30) for s in logged], rel=1e-5)
     assert (run / "samples" / "step_0000020.png").is_file()
+
+
+def test_resuming_past_the_end_of_a_decay_says_what_the_rate_does(tmp_path, capsys):
+    """A run whose rate decayed to 0 with its 10 steps, resumed to 20: it says that the decay now ends at step 20
+    and the rate logged follows that; an explicit optim.decay_steps that ended before is refused, naming the keys
+    that choose how the rate goes on, and the run is left as it was."""
+    run = tmp_path / "run"
+    tiny_trainer(run, "data=grid25", "trainer.steps=10", "optim.schedule=linear", "optim.lr=1e-3", "eval.at_end=false").fit()
+    refused = ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=30", "optim.decay_steps=10", check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    for needle in ("decayed to 0 at step 10 (optim.decay_steps=10)", "optim.decay_steps=null", "optim.schedule=constant"):
+        assert needle in refused.stderr, refused.stderr
+    resumed = ganlab_cli(capsys, "train", f"resume={run}", "trainer.steps=20")
+    assert ("optim.schedule=linear: G's learning rate now decays to 0 at step 20 (the run's new end, "
+            "trainer.steps=20): 0.0005 at step 10, where it was 0.") in resumed.stdout
+    lr = dict(read_scalars(run)["LR/G"])
+    assert [lr[s] for s in (5, 10, 15, 20)] == pytest.approx([1e-3 * (1 - 5 / 10), 0, 1e-3 * (1 - 15 / 20), 0], rel=1e-6)
 
 
 def test_resume_refuses_what_it_cannot_do(tmp_path, capsys):

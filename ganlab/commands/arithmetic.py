@@ -8,18 +8,26 @@ from pathlib import Path
 from omegaconf import MISSING
 
 from ganlab.commands.trained_run import GeneratorArgs, open_run
-from ganlab.config import parse_args
+from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
 
 
 @dataclass
 class ArithmeticArgs(GeneratorArgs):
-    # out: file.png; seed, label: those of the numbered grid (`ganlab sample ... numbered=true`)
-    a: str = MISSING  # indices in the numbered grid, comma-separated (3,17,22): mean(a) - mean(b) + mean(c)
-    b: str = MISSING
-    c: str = MISSING
-    n: int = 64  # the numbered grid's n, as given to `ganlab sample n=<n> seed=<seed> numbered=true`
+    """DCGAN's vector arithmetic on the latents of a numbered grid: mean(a) - mean(b) + mean(c). Draw the grid
+    first (`ganlab sample run=<run> n=64 seed=0 numbered=true out=grid.png`), pick samples by their numbers.
+
+    ganlab arithmetic run=outputs/runs/<run> seed=0 a=3,17,22 b=5,9,40 c=11,12,30 out=result.png
+    """
+
+    out: str = key(MISSING, doc="file.png")
+    seed: int = key(0, lo=0, hi=2**63 - 1, doc="the numbered grid's seed")
+    a: str = key(MISSING, doc="indices in the numbered grid, comma-separated (3,17,22)")
+    b: str = key(MISSING, doc="indices, subtracted")
+    c: str = key(MISSING, doc="indices, added")
+    n: int = key(64, lo=1, hi=2**53, doc="the numbered grid's n, as given to `ganlab sample n=<n> seed=<seed> "
+                                        "numbered=true`")
 
 
 def main(args: list[str]) -> int:
@@ -30,8 +38,6 @@ def main(args: list[str]) -> int:
     out = Path(a.out)
     if out.suffix != ".png":
         raise GanlabError(f"out={a.out}: the result is a picture; give out= a .png file.")
-    if a.n <= 0:
-        raise GanlabError(f"n must be positive, got {a.n}.")
     a_, b_, c_ = (parse_indices(getattr(a, k), k, a.n) for k in ("a", "b", "c"))
     G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
     save_png(arithmetic_picture(G, a.n, a.seed, a_, b_, c_, a.label), out)

@@ -92,6 +92,26 @@ def saved_config(saved: dict[str, Any], source: object) -> DictConfig:
                           "Use the ganlab version that wrote it, or train anew.") from err
 
 
+def check_model_data(choices: Any) -> None:
+    """``model_data`` is no group to pick: the preset tuned for a model on a data set
+    (``configs/model_data/<model>_<data>.yaml``) applies by itself when both are chosen. Given on the command line
+    it must be that one (``~model_data`` leaves it out); ``choices``: Hydra's ``hydra.runtime.choices``."""
+    chosen, model, data = choices.get("model_data"), choices.get("model"), choices.get("data")
+    if chosen not in (None, f"{model}_{data}"):
+        raise GanlabError(
+            f"model_data={chosen} does not go with model={model} data={data}: the tuned preset of a model on a data "
+            f"set applies by itself when model= and data= name it (here configs/model_data/{model}_{data}.yaml, where "
+            f"there is one). Drop model_data=, or choose the pair it tunes ({' '.join(_pair(chosen))}); "
+            "~model_data trains the model preset untuned.")
+
+
+def _pair(name: str) -> list[str]:
+    """``model=<m> data=<d>`` for a ``<m>_<d>`` model_data option (model names may hold an underscore)."""
+    models = sorted((p.stem for p in (config_dir() / "model").glob("*.yaml")), key=len, reverse=True)
+    model = next((m for m in models if name.startswith(f"{m}_")), name.split("_")[0])
+    return [f"model={model}", f"data={name[len(model) + 1:]}"]
+
+
 def compose_config(overrides: list[str]) -> DictConfig:
     """The config ``ganlab train <overrides>`` would run with, composed in-process and validated (for scripts
     and tests)."""
@@ -126,6 +146,13 @@ def hydra_errors_raised() -> Iterator[None]:
         yield
     except HydraException as err:  # composing the config (the task's own errors are not HydraExceptions)
         raise composition_error(err) from err
+    except ValueError as err:  # Optuna's sweeper asks the study for its best trial when none completed
+        if "No trials are completed" not in str(err):
+            raise
+        raise GanlabError("every trial of the search failed (each one's reason is above: \"Failed experiment: ...\"), "
+                          "so the study has no best trial. Compare the trials with `ganlab report <the sweep dir>`; "
+                          "a gentler search space (a lower optim.lr) or more trainer.steps gives trials that end "
+                          "with a metric.") from None
     finally:
         if saved is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
@@ -252,7 +279,7 @@ def app_help(args: list[str]) -> str | None:
     for folder in dirs:
         for path in folder.rglob("*.yaml"):
             group = path.parent.relative_to(folder).as_posix()
-            if group != "." and not group.startswith("hydra"):
+            if group != "." and not group.startswith("hydra") and group != "model_data":  # follows model and data
                 groups.setdefault(group, set()).add(path.stem)
     with open_dict(cfg):
         del cfg["hydra"]

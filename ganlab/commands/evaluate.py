@@ -17,22 +17,31 @@ OUT_FIX = "Pass out=<file.json> in a folder you can write to."
 
 @dataclass
 class EvalData:
-    root: str | None = None  # where the data set's files are now; None: where the run read them
-    path: str | None = None  # data=folder: the folder of images now; None: the run's
+    root: str | None = key(None, doc="where the data set's files are now (when they moved); unset: where the run "
+                                     "read them")
+    path: str | None = key(None, doc="data=folder: the folder of images now; unset: the run's")
 
 
 @dataclass
 class EvalArgs:
-    run: str = MISSING  # a run dir written by `ganlab train`
-    n: int | None = key(None, lo=2, hi=1_000_000)  # samples; None: the data set's own count (2,500 for 2-D toys, 10,000 images, ...)
-    checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
-    seed: int = key(0, lo=0, hi=2**63 - 1)  # of the evaluation noise
+    """Compute a trained run's metrics beside the real data's, print them as a table and write them as JSON.
+
+    ganlab eval run=outputs/runs/<run>
+    ganlab eval run=outputs/runs/<run> checkpoint=best weights=raw out=raw.json data.root=../shared/data
+    """
+
+    run: str = MISSING
+    n: int | None = key(None, lo=2, hi=1_000_000, doc="samples; unset: the data set's own count (2,500 for the 2-D "
+                                                      "toys, 10,000 images, ...)")
+    checkpoint: str = "last"
+    seed: int = key(0, lo=0, hi=2**63 - 1, doc="of the evaluation noise")
     device: str = "auto"
-    inception_weights: str | None = None  # torch-fidelity's Inception-v3 weights, for FID/KID/IS/PR; None: the run's
-    cache_dir: str | None = None  # where digit classifiers are cached; None: the run's eval.cache_dir
-    out: str | None = None  # the JSON file; None: <run dir>/metrics.json
-    weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
-    data: EvalData = field(default_factory=EvalData)  # data.root=<dir> / data.path=<dir> when the data moved
+    inception_weights: str | None = key(None, doc="torch-fidelity's Inception-v3 weights file, for fid, kid, "
+                                                  "inception_score, precision, recall; unset: the run's")
+    cache_dir: str | None = key(None, doc="where the metric's classifiers are cached; unset: the run's eval.cache_dir")
+    out: str | None = key(None, doc="the JSON file; unset: <run>/metrics.json")
+    weights: str | None = None
+    data: EvalData = field(default_factory=EvalData)
 
 
 def run_config(a: DictConfig, state: dict, path: Path) -> DictConfig:

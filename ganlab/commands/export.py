@@ -8,16 +8,22 @@ from pathlib import Path
 from omegaconf import MISSING
 
 from ganlab.commands.trained_run import open_run
-from ganlab.config import parse_args
+from ganlab.config import key, parse_args
 from ganlab.console import say
 
 
 @dataclass
 class ExportArgs:
-    run: str = MISSING  # a run dir written by `ganlab train`
-    out: str = MISSING  # file.onnx, file.pt2 or file.safetensors: the format follows the ending
-    weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
-    checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
+    """Write a trained generator as ONNX, a torch.export program (.pt2) or safetensors weights (for
+    ganlab.load_generator).
+
+    ganlab export run=outputs/runs/<run> out=generator.onnx
+    """
+
+    run: str = MISSING
+    out: str = key(MISSING, doc="file.onnx, file.pt2 or file.safetensors: the format follows the ending")
+    weights: str | None = None
+    checkpoint: str = "last"
 
 
 def main(args: list[str]) -> int:

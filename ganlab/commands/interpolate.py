@@ -5,36 +5,40 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import MISSING, OmegaConf
 
 from ganlab.commands.trained_run import GeneratorArgs, open_run
-from ganlab.config import parse_args
+from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
 
 
 @dataclass
 class InterpolateArgs(GeneratorArgs):
-    # out: file.png (a walk a row; 2-D data: paths over the real data) or file.gif (animated);
-    # label: conditional models: the class of every walk (default: row i class i)
-    n: int = 8  # walks (rows)
-    steps: int = 10  # latents along each walk, both ends included
-    mode: str = "slerp"  # slerp, lerp, or classes (conditional models: one latent across every class)
+    """Walk through a trained generator's latent space: a .png grid (a walk a row) or an animated .gif.
+
+    ganlab interpolate run=outputs/runs/<run> out=walks.png
+    ganlab interpolate run=outputs/runs/<run> n=4 steps=24 mode=lerp out=walks.gif
+    """
+
+    out: str = key(MISSING, doc="file.png (a walk a row; 2-D data: paths over the real data) or file.gif (animated)")
+    label: int | None = key(None, doc="conditional models: the class of every walk; unset: row i draws class i")
+    n: int = key(8, lo=1, doc="walks (rows)")
+    steps: int = key(10, lo=2, doc="latents along each walk, both ends included")
+    mode: str = key("slerp", choices=("slerp", "lerp", "classes"),
+                    doc="slerp (along the great circle), lerp, or classes (conditional models: one latent a row, "
+                        "across every class)")
 
 
 def main(args: list[str]) -> int:
     from ganlab.data import load_dataset
     from ganlab.figures import save_gif, save_png
-    from ganlab.runs.explore import WALK_MODES, real_points, walk, walk_frames, walk_picture
+    from ganlab.runs.explore import real_points, walk, walk_frames, walk_picture
 
     a = parse_args(args, InterpolateArgs, "interpolate")
     out = Path(a.out)
     if out.suffix not in (".png", ".gif"):
         raise GanlabError(f"out={a.out}: the file must end in .png (a grid, a walk a row) or .gif (an animation).")
-    if a.mode not in WALK_MODES:
-        raise GanlabError(f"mode={a.mode} is not known: use mode={', mode='.join(WALK_MODES)}.")
-    if a.n <= 0 or a.steps < 2:
-        raise GanlabError(f"n must be positive and steps at least 2 (both ends of a walk), got n={a.n} steps={a.steps}.")
     G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
     G.labels_for(1, a.label)  # a label only for a conditional model, within its classes
     x = walk(G, a.n, a.steps, a.mode, a.seed, a.label)

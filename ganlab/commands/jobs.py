@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from ganlab.commands.compose import check, saved_config
-from ganlab.commands.search import is_search
+from ganlab.commands.compose import check, check_model_data, saved_config
+from ganlab.commands.search import is_search, quiet_failure
 from ganlab.commands.sweep import AUTO, continued_state
 from ganlab.config import to_container
 from ganlab.console import error, say, warn
@@ -61,8 +62,11 @@ def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
     the run ``run_dir`` holds, if any (see :func:`ganlab.commands.sweep.continued_state`)."""
     from ganlab.metrics.inception import find_weights
     from ganlab.runs.checkpoint import newest_checkpoint
+    from ganlab.training.optim import resumed_schedule
     from ganlab.training.state import resumed_config
 
+    if HydraConfig.initialized():
+        check_model_data(HydraConfig.get().runtime.choices)
     state, source = None, ""
     if cfg.resume == AUTO:
         found = continued_state(cfg, run_dir) if run_dir is not None else None
@@ -81,6 +85,9 @@ def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
                 f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
             )
     cfg = check(cfg)
+    if state is not None:  # where resuming moves the decay's end, say so (a rate left at 0 is refused)
+        note = resumed_schedule(state["config"], cfg, state["step"])
+        source = f"{source}\n{note}" if note else source
     if cfg.eval.inception_weights:
         find_weights(cfg.eval.inception_weights)  # a file that is not the weights is refused now, not at the end
     return cfg, state, source
@@ -225,6 +232,9 @@ class Jobs(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with exit_on_error():
             open_sweep_dir(config)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        quiet_failure(config.hydra, job_return)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         summary, ok = sweep_summary(Path(str(config.hydra.sweep.dir)))

@@ -19,7 +19,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from ganlab.config import parse_args
+from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
 from ganlab.files import writing
@@ -28,8 +28,16 @@ from ganlab.runs.rundir import STATUS, read_status
 
 @dataclass
 class ReportArgs:
-    dir: str = MISSING  # a multirun dir written by `ganlab train -m` (or any folder of run dirs)
-    out: str | None = None  # where report.md / .csv / .png go; None: the multirun dir
+    """Compare the runs of a sweep: a table sorted by the headline metric, the real data's values below it, and
+    report.md, report.csv and report.png (the headline against each swept value).
+
+    ganlab report outputs/multirun/<date>_<time>
+    ganlab report dir=outputs/multirun/<date>_<time> out=reports/
+    """
+
+    dir: str = key(MISSING, doc="a multirun dir written by `ganlab train -m` (or any folder of run dirs); the first "
+                                "word may name it without dir=")
+    out: str | None = key(None, doc="where report.md, .csv and .png go (made if missing); unset: the multirun dir")
 
 
 @dataclass
@@ -102,10 +110,19 @@ def _number(value: Any) -> float:
 
 
 def _fmt(value: Any) -> str:
+    """A table cell: numbers to 4 significant digits, a swept value too where that is shorter (an Optuna trial's
+    lr=0.0012304543..., not the 1e-3 someone typed)."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}" if math.isfinite(value) else "-"
+    if isinstance(value, str) and not value.lstrip("+-").isdigit():
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        short = f"{number:.4g}"
+        return short if math.isfinite(number) and len(short) < len(value) else value
     return str(value)
 
 
@@ -177,8 +194,8 @@ def plot(rows: list[RunRow], headline: Any, swept: list[str], path: Path) -> Non
 
     panels = swept or ["run"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.5), squeeze=False)
-    for ax, key in zip(axes[0], panels, strict=True):
-        xs = [r.name if key == "run" else r.overrides.get(key, "") for r in rows]
+    for ax, panel in zip(axes[0], panels, strict=True):
+        xs = [r.name if panel == "run" else r.overrides.get(panel, "") for r in rows]
         ys = [_number(r.final.get(headline.name)) for r in rows]
         try:
             xv = [float(x) for x in xs]
@@ -196,7 +213,7 @@ def plot(rows: list[RunRow], headline: Any, swept: list[str], path: Path) -> Non
         if len(real) == 1:
             ax.axhline(real.pop(), color="gray", linestyle="--", label="real data")
             ax.legend(fontsize=8)
-        ax.set_xlabel(key)
+        ax.set_xlabel(panel)
         ax.set_ylabel(f"{headline.name} ({'lower' if headline.lower_is_better else 'higher'} is better)")
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -237,7 +254,7 @@ def study_summary(sweep: Path, rows: list[RunRow], headline: Any) -> str | None:
 
 
 def main(args: list[str]) -> int:
-    if args and "=" not in args[0]:
+    if args and "=" not in args[0] and not args[0].startswith("-"):
         args = [f"dir={args[0]}", *args[1:]]
     a = parse_args(args, ReportArgs, "report")
     sweep = Path(a.dir)

@@ -27,15 +27,22 @@ OUT_FIX = "Pass out=<file.npz|file.png> in a folder you can write to."
 
 @dataclass
 class SampleArgs:
-    run: str = MISSING  # a run dir written by `ganlab train`
-    n: int = key(64, lo=1, hi=2**53)  # how many samples (.npz: as many as the disk holds)
-    out: str = MISSING  # file.npz (arrays) or file.png (a grid)
-    label: int | None = key(None, lo=0)  # conditional models: the class to draw; default one row per class
+    """Draw samples of a trained run: arrays (.npz, streamed to disk) or a grid of images (.png).
+
+    ganlab sample run=outputs/runs/<run> n=64 out=samples.png
+    ganlab sample run=outputs/runs/<cgan run> n=1000 label=3 out=threes.npz
+    """
+
+    run: str = MISSING
+    n: int = key(64, lo=1, hi=2**53, doc="how many samples (.npz: as many as the disk holds)")
+    out: str = key(MISSING, doc="file.npz (arrays: samples, and labels for a conditional model) or file.png (a grid)")
+    label: int | None = key(None, lo=0, doc="conditional models: the class to draw; unset: the classes in equal "
+                                           "shares, a grid row each")
     seed: int = key(0, lo=0, hi=2**63 - 1)
     device: str = "auto"
-    checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints
-    weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
-    numbered: bool = False  # a .png grid of images: each sample's index in its corner (for `ganlab arithmetic`)
+    checkpoint: str = "last"
+    weights: str | None = None
+    numbered: bool = key(False, doc="a .png grid of images: each sample's index beside it (for `ganlab arithmetic`)")
 
 
 def _free_disk(path: Path) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig
 
 from ganlab.errors import GanlabError
@@ -36,6 +37,38 @@ def objective(metrics: dict[str, float], hydra_cfg: DictConfig) -> float | None:
         raise GanlabError(f"the trial ended without a finite headline metric ({headline.name if headline else 'none'}"
                           f"={value}: e.g. reverse_kl is undefined when no sample lies near a mode).")
     return value
+
+
+class FailedTrial(JobReturn):
+    """A failed trial as the sweeper gets it: reading its value raises the trial's error, as Hydra's own JobReturn
+    does, but without first writing Hydra's "Error executing job with overrides: [...]" line, so that each failed
+    trial is the one line the sweeper writes: "Failed experiment: <the error>"."""
+
+    @property
+    def return_value(self) -> Any:
+        if self.status == JobStatus.FAILED:
+            raise self._return_value
+        return self._return_value
+
+    @return_value.setter
+    def return_value(self, value: Any) -> None:
+        self._return_value = value
+
+
+def quiet_failure(hydra_cfg: DictConfig, job_return: JobReturn) -> None:
+    """A search's failed trial reads as a :class:`FailedTrial` (Hydra's callback ``on_job_end``, see jobs.py)."""
+    if is_search(hydra_cfg) and job_return.status == JobStatus.FAILED:
+        job_return.__class__ = FailedTrial
+
+
+def quiet_optuna() -> None:
+    """Optuna's own lines through Hydra's log format (not in its colours, whose escape codes fill a log file),
+    its warnings only."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
 
 
 def _direction(sweeper: DictConfig) -> Any:
@@ -86,5 +119,6 @@ def check_search(args: list[str]) -> list[str]:
             f"hydra.sweeper.direction={_direction(sweeper)}: the headline metric a search optimises ({names}, the "
             f"first a run measures) is {'lower' if wanted == 'minimize' else 'higher'} is better, so the search "
             f"must {wanted} it. Drop hydra.sweeper.direction.")
+    quiet_optuna()
     given = any(a.startswith("hydra.sweeper.max_failure_rate=") for a in args)
     return [] if given or sweeper.max_failure_rate else ["hydra.sweeper.max_failure_rate=1.0"]

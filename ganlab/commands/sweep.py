@@ -37,6 +37,31 @@ def prepare_job(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
         limit_threads(int(hydra_cfg.launcher.n_jobs))
 
 
+def compared_overrides(overrides: list[str]) -> list[str]:
+    """The command-line overrides a run shows in TensorBoard's HParams tab beside its main hyperparameters: a
+    single run's own; a sweep job's swept ones only (``key=a,b``, a range, an Optuna search's ``params``), so
+    that the keys every job shares do not crowd the columns shown at first (TensorBoard shows five)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return list(overrides)
+    hydra_cfg = HydraConfig.get()
+    swept = set(hydra_cfg.sweeper.get("params") or {})
+    launched = Path(str(hydra_cfg.sweep.dir)) / "multirun.yaml"  # the sweep's command line, as Hydra saved it
+    if launched.is_file():
+        try:
+            words = [str(w) for w in OmegaConf.load(launched).hydra.overrides.task]
+            swept |= {o.key_or_group for o in OverridesParser.create().parse_overrides(words) if o.is_sweep_override()}
+        except (HydraException, OmegaConfBaseException, ValueError):
+            pass  # a file not of Hydra's making: the searched keys alone
+    return [o for o in overrides if o.split("=", 1)[0].lstrip("+~") in swept]
+
+
 def limit_threads(n_jobs: int) -> int:
     """A joblib job's torch threads: cores // n_jobs (joblib's count of the cores, n_jobs < 0 read as joblib
     reads it), unless OMP_NUM_THREADS is set (by the user, or to that same share by joblib's process workers,

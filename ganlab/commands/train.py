@@ -20,7 +20,7 @@ from ganlab.commands.compose import (
 )
 from ganlab.commands.jobs import prepare, run_job
 from ganlab.commands.search import check_search, objective
-from ganlab.commands.sweep import AUTO, finished_run, prepare_job, stopped
+from ganlab.commands.sweep import AUTO, compared_overrides, finished_run, prepare_job, stopped
 from ganlab.errors import GanlabError
 
 
@@ -58,7 +58,7 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
         say(f"ganlab: resuming from {source}")
     if ranks.lead:
         run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, run_dir, resume_state=state, overrides=overrides)
+    trainer = Trainer(cfg, run_dir, resume_state=state, overrides=compared_overrides(list(overrides)))
     verb = f"resuming at step {trainer.step}" if state else "training"
     say(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
         f"penalty={cfg.penalty.name} on {trainer.device}{ranks.describe(cfg.trainer.batch_size)}, {cfg.trainer.steps} steps "
@@ -88,7 +88,9 @@ def _task(cfg: DictConfig) -> float | None:
 
 def main(args: list[str]) -> int:
     """Run the Hydra app with ``args`` as its command line (everything after ``ganlab train``)."""
-    check_override_keys(args)
+    completing = "-sc" in args or "--shell-completion" in args  # Hydra's (see ganlab/cli.py): no overrides to check
+    if not completing:
+        check_override_keys(args)
     register_schema()
     if "--help" in args or "-h" in args:
         text = app_help([a for a in args if a not in ("--help", "-h")])
@@ -104,7 +106,7 @@ def main(args: list[str]) -> int:
         args += check_search(args)
     # the configs live in the package (or the repository); --config-dir still adds a user's own folder
     args = ["--config-path", str(config_dir()), *args] if "--config-path" not in args else args
-    sys.argv = ["ganlab train", *args]
+    sys.argv = ["ganlab" if completing else "ganlab train", *args]  # completion: the command the shell completes
     with hydra_errors_raised():
         _task()
     return 0

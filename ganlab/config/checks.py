@@ -64,7 +64,19 @@ def validate(cfg: DictConfig, schema: type, registries: Mapping[str, Any], chose
         lazy = ", ".join(n for n, p in penalties.items() if p.gradient)
         raise GanlabError(f"penalty.every (lazy regularisation) applies to the gradient penalties {lazy}, not to "
                           f"penalty={closed.penalty.name}; drop penalty.every or choose one of those penalties.")
+    if closed.optim.schedule == "constant" and closed.optim.decay_steps is not None:
+        raise GanlabError(f"optim.decay_steps={closed.optim.decay_steps} is where a linear schedule ends, but "
+                          "optim.schedule=constant: add optim.schedule=linear, or drop optim.decay_steps (set it to null).")
     return closed
+
+
+def upgraded(config: dict[str, Any]) -> dict[str, Any]:
+    """A run config as a checkpoint of an older ganlab stored it, in today's keys: ``optim.decay_steps`` without
+    ``optim.schedule`` was a linear decay."""
+    optim = config.get("optim")
+    if isinstance(optim, dict) and "schedule" not in optim:
+        optim["schedule"] = "linear" if optim.get("decay_steps") else "constant"
+    return config
 
 
 def to_container(cfg: DictConfig) -> dict[str, Any]:
@@ -74,4 +86,4 @@ def to_container(cfg: DictConfig) -> dict[str, Any]:
     return out
 
 
-__all__ = ["TrainConfig", "check_ranges", "to_container", "validate"]
+__all__ = ["TrainConfig", "check_ranges", "to_container", "upgraded", "validate"]

@@ -72,7 +72,9 @@ class OptimConfig:
     lr_d: float | None = key(None, above=0)
     beta1: float = key(0.5, lo=0, below=1)
     beta2: float = key(0.999, lo=0, below=1)
-    # linear decay to 0 over this many generator steps; its own horizon, so resuming with more steps keeps it
+    # the rates over the generator steps: constant, or linear: decaying to 0 at step decay_steps, which is the
+    # run's last step (trainer.steps, whatever length the run is given) unless set (training/optim.py)
+    schedule: str = key("constant", choices=("constant", "linear"))
     decay_steps: int | None = key(None, lo=1)
 
 

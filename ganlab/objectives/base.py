@@ -28,7 +28,7 @@ class Objective:
     name: str = ""
     divergence: str | None = None  # what estimate() tends to at the optimal D (see ganlab/theory.py)
     estimate_tag: str | None = None  # the TensorBoard tag of estimate(); None: the objective logs no estimate
-    probabilistic: bool = False  # D outputs a logit of P(real): D/real and D/fake are logged as sigmoids
+    probabilistic: bool = False  # D outputs a logit of P(real): its outputs are logged as sigmoids (training/tags.py)
     closed_form: bool = True  # ganlab/theory.py knows what the optimal D gives (divergence, optimal_output)
     relativistic: bool = False  # g_loss(fake, real) needs D's outputs for the real batch too
     g_loss_per_sample: bool = True  # g_loss of a batch is the mean of g_loss of each of its samples (pairs)

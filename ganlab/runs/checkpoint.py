@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ganlab.config.checks import upgraded
 from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
 
@@ -48,6 +49,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise GanlabError(f"{path} is not a ganlab checkpoint (it lacks G, config, data or step).")
     if not isinstance(state["step"], int) or not isinstance(state["config"], dict):
         raise GanlabError(f"{path} is not a ganlab checkpoint (its step or config is not what ganlab writes).")
+    state["config"] = upgraded(state["config"])
     return state
 
 
@@ -74,6 +76,6 @@ def newest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, Any], list[str]]:
     if not found:
         raise GanlabError(f"cannot resume from '{run_dir}': no checkpoint in it can be read. " + " ".join(refused.values()))
     path, state = max(found, key=lambda f: (f[1]["step"], f[0].name == "last.pt"))
-    notes = [f"{p.name} is at step {s['step']}" for p, s in found if p != path]
+    notes = [f"{p.name} is at step {s['step']}" for p, s in found if s["step"] != state["step"]]
     notes += [f"{name} is not a ganlab checkpoint that can be read" for name in refused]
     return path, state, notes

@@ -15,8 +15,8 @@ from ganlab.figures import image_grid, path_plot, side_by_side
 from ganlab.runs.generator import Generator, generate
 from ganlab.runs.latent import concept_vector, latents, neighbours, walks
 
-WALK_MODES = ("slerp", "lerp", "classes")
 REAL_POINTS_SHOWN = 2000  # real points under a 2-D scatter plot or path
+GIF_CELL_PX = 128  # an animated walk's images are enlarged to at least this many pixels a side
 
 
 def real_points(data: Dataset, seed: int, device: torch.device) -> Tensor:
@@ -63,7 +63,7 @@ def walk_frames(x: Tensor, real: Tensor | None = None) -> list[np.ndarray]:
     """One picture per step of the walks: the n images at that step, or the paths up to it."""
     if x.ndim == 3:
         return [path_plot(x[:, : t + 1], real, f"step {t + 1} of {x.shape[1]}") for t in range(x.shape[1])]
-    return [image_grid(x[:, t]) for t in range(x.shape[1])]
+    return [image_grid(x[:, t], min_cell=GIF_CELL_PX) for t in range(x.shape[1])]
 
 
 def parse_indices(text: str, key: str, n: int) -> list[int]:

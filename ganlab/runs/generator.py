@@ -11,7 +11,6 @@ from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from ganlab.config.spec import DataSpec
-from ganlab.console import say
 from ganlab.errors import GanlabError
 from ganlab.models import build_models
 from ganlab.runs.checkpoint import load_checkpoint
@@ -85,7 +84,7 @@ class Generator(nn.Module):
 
 def pick_weights(state: Mapping[str, Any], weights: str | None, source: Path) -> tuple[Mapping[str, Tensor], str]:
     """The generator weights ``weights`` asks for, and their name: ``raw`` (G), ``ema`` (G_ema, an error when
-    absent), None: G_ema when the checkpoint has it, else G (said in one line)."""
+    absent), None: G_ema when the checkpoint has it, else G (each command's line says which it used)."""
     if weights not in (None, *WEIGHTS):
         raise GanlabError(f"weights={weights} is not known: use weights=ema (the generator's moving average) or "
                           "weights=raw (its trained weights).")
@@ -96,7 +95,6 @@ def pick_weights(state: Mapping[str, Any], weights: str | None, source: Path) ->
     if weights == "ema":
         raise GanlabError(f"{source} holds no EMA generator (G_ema): its run was trained without one. Use "
                           "weights=raw, or train with the generator EMA.")
-    say(f"ganlab: {source} holds no EMA generator; using the raw generator G (weights=raw).")
     return state["G"], "raw"
 
 

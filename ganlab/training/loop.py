@@ -13,10 +13,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.config import to_container
-from ganlab.console import route_through, say
+from ganlab.console import route_through, say, say_once
 from ganlab.errors import GanlabError
 from ganlab.metrics.base import Settings
 from ganlab.runs import save_checkpoint
+from ganlab.training import tags
 from ganlab.training.build import Parts
 from ganlab.training.monitor import Monitor
 from ganlab.training.optim import build_schedulers, current_rate, load_optimizer, optimizer_state
@@ -89,7 +90,7 @@ class Trainer(Parts):
         self.window = Window(self.ranks.average)
         if resume_state is not None:
             self.load_state(resume_state)
-        self.schedulers = build_schedulers(cfg.optim, (self.opt_g, self.opt_d), self.step)
+        self.schedulers = build_schedulers(cfg, (self.opt_g, self.opt_d), self.step)
 
     # ----------------------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -180,8 +181,8 @@ class Trainer(Parts):
                     self._check_finite(values)
                     now = time.perf_counter()
                     values.update({k: float(v) for k, v in grads.items()})
-                    values["LR/D"], values["LR/G"] = current_rate(self.opt_d), current_rate(self.opt_g)
-                    values["Speed/img_per_s"] = batch_images * (self.step - tick_step) / max(now - tick, 1e-9)
+                    values[tags.LR_D], values[tags.LR_G] = current_rate(self.opt_d), current_rate(self.opt_g)
+                    values[tags.SPEED] = batch_images * (self.step - tick_step) / max(now - tick, 1e-9)
                     values.update(self.monitor.measure(values))
                     logger.scalars(values, self.step)
                     for warning in self.monitor.warnings(values, self.step):
@@ -191,7 +192,7 @@ class Trainer(Parts):
                     tick, tick_step = now, self.step
                     if progress is not None:
                         progress.set_postfix_str(
-                            f"D {values['Loss/D']:.3f}  G {values['Loss/G']:.3f}  {values['Speed/img_per_s']:.0f} img/s")
+                            f"D {values[tags.LOSS_D]:.3f}  G {values[tags.LOSS_G]:.3f}  {values[tags.SPEED]:.0f} img/s")
                 if lead and (self.step % t.sample_every == 0 or self.step == t.steps):
                     picture = self.samples.render(step=self.step)
                     logger.image("Samples", picture, self.step)
@@ -213,7 +214,7 @@ class Trainer(Parts):
             else:
                 if lead:
                     logger.image("Samples/interpolation", self.samples.interpolation(self.step), self.step)
-                logger.hparams(hparams(self.cfg, self.overrides), {f"Metrics/{k}": v for k, v in self.final_metrics.items()})
+                logger.hparams(hparams(self.cfg, self.overrides), self.final_metrics, self.step)
         finally:
             stop.restore()
             route_through(None)
@@ -239,10 +240,10 @@ class Trainer(Parts):
         if self.evaluator is None:
             e = self.cfg.eval
             settings = Settings(self.device, int(e.n or self.data.eval_samples), self.cfg.seed, e.inception_weights,
-                                Path(e.cache_dir).expanduser() if e.cache_dir else None, say)
+                                Path(e.cache_dir).expanduser() if e.cache_dir else None, say_once)  # once a sweep
             self.evaluator = Evaluator(self.data, settings)
         metrics = self.evaluator(self.generator)
-        logger.scalars({f"Metrics/{k}": v for k, v in metrics.items()}, self.step)
+        logger.scalars({f"{tags.METRICS}{k}": v for k, v in metrics.items()}, self.step)
         headline = self.evaluator.headline
         if headline and headline.better(metrics[headline.name], self.best["value"] if self.best else None):
             self.best = {"metric": headline.name, "value": metrics[headline.name], "step": self.step}
@@ -259,7 +260,7 @@ class Trainer(Parts):
 
     def _report_compile(self, logger: RunLogger, seconds: float) -> None:
         say(f"ganlab: torch.compile of G and D took {seconds:.1f} s (the first step: traced, compiled and run)")
-        logger.scalars({"Speed/compile_s": seconds}, self.step)
+        logger.scalars({tags.COMPILE_S: seconds}, self.step)
 
     def _check_finite(self, values: dict[str, float]) -> None:
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
@@ -274,11 +275,16 @@ class Trainer(Parts):
         )
 
 
+# the HParams tab's columns of every run: TensorBoard shows 5 at first (those that differ between the runs first,
+# then by name), so these five are what a run's model, data and optimiser are at a glance
+HPARAMS = ["model.name", "data.name", "optim.lr", "trainer.batch_size", "trainer.n_critic"]
+
+
 def hparams(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
-    """The run's main hyperparameters and every key set on the command line (a sweep's swept values), for
-    TensorBoard's HParams tab. A config group chosen on the command line (model=wgan) shows as its name."""
-    keys = ["model.name", "objective.name", "penalty.name", "data.name", "optim.lr", "trainer.n_critic",
-            "trainer.batch_size", "seed"]
+    """The run's main hyperparameters (:data:`HPARAMS`) and every key set on the command line (a sweep's swept
+    values), for TensorBoard's HParams tab. A config group chosen on the command line (objective=hinge) shows as
+    its name."""
+    keys = list(HPARAMS)
     for o in overrides:
         key = o.split("=", 1)[0].lstrip("+~")
         key = f"{key}.name" if key in GROUPS else key

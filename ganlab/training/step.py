@@ -28,6 +28,7 @@ from ganlab.data import Dataset
 from ganlab.objectives.base import Objective
 from ganlab.objectives.penalties import Penalty
 from ganlab.shares import ALL, Share
+from ganlab.training import tags
 from ganlab.training.ema import GeneratorEMA
 
 Stats = dict[str, Tensor]  # TensorBoard tag -> a 0-d device tensor
@@ -114,7 +115,7 @@ class GANStep:
         return tuple((self.d_steps + i) % self.penalty_every == 0 for i in range(1, self.n_critic + 1))
 
     def __call__(self, data: Dataset, measure_grads: bool = False) -> tuple[Stats, Stats]:
-        """One generator step. Returns its statistics and, if asked, the gradient norms (GradNorm/D, GradNorm/G)."""
+        """One generator step. Returns its statistics and, if asked, the gradient norms (named in training/tags.py)."""
         if self.ema is not None:
             self.ema.advance()
         stats, grads = self.iteration(data, measure_grads)
@@ -143,7 +144,7 @@ class GANStep:
             self.opt_d.zero_grad(set_to_none=True)
             total.backward()
             if measure_grads and keep_graph:
-                grads["GradNorm/D"] = grad_norm(self.D)
+                grads[tags.GRAD_NORM_D] = grad_norm(self.D)
             self.opt_d.step()
             penalty.after_d_step(self.D)
 
@@ -159,7 +160,7 @@ class GANStep:
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         if measure_grads:
-            grads["GradNorm/G"] = grad_norm(self.G)
+            grads[tags.GRAD_NORM_G] = grad_norm(self.G)
         self.opt_g.step()
         self.freeze_d(False)
         if self.ema is not None:
@@ -167,8 +168,9 @@ class GANStep:
 
         with torch.no_grad():  # the statistics need no graph
             d_real, d_fake = d_real.detach(), d_fake.detach()
-            stats: Stats = {"Loss/D": loss_d.detach(), "Loss/G": loss_g.detach(),
-                            "D/real": objective.d_output(d_real).mean(), "D/fake": objective.d_output(d_fake).mean()}
+            out = tags.d_outputs(objective.probabilistic)
+            stats: Stats = {tags.LOSS_D: loss_d.detach(), tags.LOSS_G: loss_g.detach(),
+                            out.real: objective.d_output(d_real).mean(), out.fake: objective.d_output(d_fake).mean()}
             if objective.estimate_tag:
                 stats[objective.estimate_tag] = objective.estimate(d_real, d_fake)  # type: ignore[assignment]
             return stats, grads

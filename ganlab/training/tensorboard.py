@@ -1,4 +1,12 @@
-"""TensorBoard output of a run: scalars, the Loss/D-vs-Loss/G chart, sample images."""
+"""TensorBoard output of a run: scalars and sample images in its run dir, and its hyperparameters and final
+metrics for the HParams tab in ``<run dir>/hparams``.
+
+The HParams tab counts every scalar of a session's run (and of the runs below it) as a metric and shows the first
+five by name, so the session lives in a run of its own that holds only the final ``Metrics/<name>``: the losses,
+rates and speeds a run logs stay out of the table, and its headline metric is among the columns shown at first.
+No Custom Scalars layout: TensorBoard colours a chart's lines by run, so two tags of one run in one chart share a
+colour; the Scalars tab shows each pair (Loss/D, Loss/G) side by side under its prefix.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +18,17 @@ import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 
 from ganlab.figures import as_chw
+from ganlab.training.tags import METRICS
 
-# Custom Scalars tab: the two losses in one chart, so their oscillation is visible at a glance
-LAYOUT = {
-    "GAN": {
-        "Loss D vs G": ["Multiline", ["Loss/D", "Loss/G"]],
-        "D on real vs fake": ["Multiline", ["D/real", "D/fake"]],
-        "Gradient norms": ["Multiline", ["GradNorm/D", "GradNorm/G"]],
-        "D gap and sample diversity": ["Multiline", ["D/gap", "Diversity/pairwise"]],
-    }
-}
+HPARAMS_RUN = "hparams"  # the sub-folder of a run dir that holds its HParams session
 
 
 class RunLogger:
     """Writes a run's TensorBoard events into its run dir; a resumed run drops events after its checkpoint."""
 
     def __init__(self, run_dir: Path, resume_step: int | None = None):
+        self.run_dir = run_dir
         self.writer = SummaryWriter(str(run_dir), purge_step=resume_step)
-        if resume_step is None:
-            self.writer.add_custom_scalars(LAYOUT)
 
     def scalars(self, values: dict[str, float], step: int) -> None:
         for tag, value in values.items():
@@ -37,17 +37,25 @@ class RunLogger:
     def image(self, tag: str, picture: np.ndarray, step: int) -> None:
         self.writer.add_image(tag, as_chw(picture), step)
 
-    def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
-        """The run's hyperparameters and final metrics for the HParams tab, which compares the runs of a sweep.
+    def hparams(self, hparams: dict[str, Any], metrics: dict[str, float], step: int) -> None:
+        """The run's hyperparameters and final ``metrics`` (at ``step``) for the HParams tab, which compares the
+        runs of a sweep, written anew in ``<run dir>/hparams`` (a resumed run's replace its earlier ones).
 
         Only the session's start and end are written (no experiment summary), so TensorBoard builds the table
-        from every run under its logdir; the metric columns read the runs' own ``Metrics/...`` scalars.
+        from every run under its logdir: the columns of all their hyperparameters and metrics.
         """
         from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-        _, start, end = hparams_summary(hparams, {k: v for k, v in metrics.items() if math.isfinite(v)})
-        for summary in (start, end):
-            self.writer.file_writer.add_summary(summary)
+        folder = self.run_dir / HPARAMS_RUN
+        for old in folder.glob("events.out.tfevents.*"):
+            old.unlink()
+        finite = {f"{METRICS}{k}": v for k, v in metrics.items() if math.isfinite(v)}
+        _, start, end = hparams_summary(hparams, finite)
+        with SummaryWriter(str(folder)) as writer:
+            writer.file_writer.add_summary(start)
+            for tag, value in finite.items():
+                writer.add_scalar(tag, value, step)
+            writer.file_writer.add_summary(end)
 
     def flush(self) -> None:
         self.writer.flush()
@@ -68,7 +76,7 @@ class SilentLogger(RunLogger):
     def image(self, tag: str, picture: np.ndarray, step: int) -> None:
         pass
 
-    def hparams(self, hparams: dict[str, Any], metrics: dict[str, float]) -> None:
+    def hparams(self, hparams: dict[str, Any], metrics: dict[str, float], step: int) -> None:
         pass
 
     def flush(self) -> None:
