@@ -7,7 +7,7 @@ PyTorch's meta device (nothing is computed). From those and the assumed machine 
 speed-up of 8 GPUs over one, between two bounds: the all-reduce fully hidden behind the backward pass
 (DDP overlaps them bucket by bucket) and not hidden at all.
 
-    python scripts/allreduce_budget.py [--json budget.json] [--tflops 100] [--floor-ms 1] ...
+    python scripts/allreduce_budget.py [--json budget.json] [--tflops 100] [--floor-ms 3.5] ...
 
 A ring all-reduce of S bytes over W GPUs takes about alpha + 2 (W - 1) / W * S / B per bucket (B: the bus
 bandwidth NCCL's tests report; DDP sends a first bucket of 1 MB, then buckets of 25 MB).
@@ -90,8 +90,11 @@ def preset(model: str, data: str, shape: tuple[int, int, int]) -> dict:
 
     flops = k * counted(d_step) + k / cfg.penalty.every * counted(penalised) + counted(g_step)
     g, d = (sum(p.numel() for p in net.parameters()) for net in (G, D))
+    # the step's phases of launches: each D step, the G step, and two more for each penalised D step (the double
+    # backward of a gradient penalty)
+    phases = 1 + k + (2 * k / cfg.penalty.every if penalty.gradient else 0)
     return {"model": model, "image": "x".join(map(str, shape)), "batch": b, "n_critic": k, "penalty": penalty.name,
-            "G_params": g, "D_params": d, "bytes": 4 * (k * d + g), "gflop": flops / 1e9}
+            "G_params": g, "D_params": d, "bytes": 4 * (k * d + g), "gflop": flops / 1e9, "phases": phases}
 
 
 def allreduce_s(nbytes: float, bandwidth: float, alpha: float) -> float:
@@ -110,7 +113,7 @@ def links(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
 def estimate(row: dict, args: argparse.Namespace) -> None:
     """Adds the one-GPU step time, each link's all-reduce time per step, and the 8-GPU speed-up: at worst with
     nothing hidden, at best with the all-reduce hidden behind the backward passes (2/3 of a step's compute)."""
-    compute = row["gflop"] * 1e9 / (args.tflops * 1e12) + args.floor_ms / 1e3
+    compute = row["gflop"] * 1e9 / (args.tflops * 1e12) + row["phases"] * args.floor_ms / 1e3
     row["compute_ms"] = compute * 1e3
     for name, (bandwidth, alpha) in links(args).items():
         comm = (row["n_critic"] * allreduce_s(4 * row["D_params"], bandwidth, alpha)
@@ -123,7 +126,11 @@ def estimate(row: dict, args: argparse.Namespace) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tflops", type=float, default=100.0, help="sustained TFLOP/s of one GPU on these nets (bf16)")
-    p.add_argument("--floor-ms", type=float, default=1.0, help="a step's launch overhead on one GPU (ms)")
+    p.add_argument("--floor-ms", type=float, default=3.5,
+                   help="launch overhead of one phase of an eager step on one GPU (ms): a D step, the G step, and two "
+                        "for a penalised D step's double backward. A torchrun run is eager (CUDA graphs do not "
+                        "capture DDP's all-reduce); measured on an H200 (torch 2.11), eager: gan 6.1 ms a step and "
+                        "dcgan 7.2 ms (2 phases each), wgan_gp with n_critic 2 and its penalty 24.7 ms (7)")
     p.add_argument("--nvlink-gbs", type=float, default=200.0, help="NCCL bus bandwidth of 8 GPUs on NVLink (GB/s)")
     p.add_argument("--nvlink-us", type=float, default=15.0, help="latency of one all-reduce on NVLink (us)")
     p.add_argument("--ethernet-gbs", type=float, default=10.0,
