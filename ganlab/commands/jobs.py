@@ -28,7 +28,7 @@ from ganlab.commands.search import is_search
 from ganlab.commands.sweep import AUTO, continued_state
 from ganlab.console import error, say, warn
 from ganlab.errors import GanlabError
-from ganlab.files import writing
+from ganlab.files import refuse_links, writing
 from ganlab.runs.rundir import (
     STATUS,
     claim_dir,
@@ -36,6 +36,7 @@ from ganlab.runs.rundir import (
     read_status,
     release_run_dir,
     run_contents,
+    sweep_links,
     write_status,
 )
 from ganlab.training.distributed import launched
@@ -156,6 +157,7 @@ def open_sweep_dir(config: DictConfig) -> None:
     hold the jobs of an earlier start of the same sweep: each job continues its own run (``resume=auto``)."""
     sweep = Path(str(config.hydra.sweep.dir))
     if _explicit(config, "hydra.sweep.dir"):
+        refuse_links(sweep_links(sweep))
         with writing(sweep, "Choose a writable place with hydra.sweep.dir=<dir>."):
             sweep.mkdir(parents=True, exist_ok=True)
         return

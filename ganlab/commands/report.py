@@ -11,6 +11,7 @@ reads the study's ``optimization_results.yaml`` and names the best trial.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from omegaconf import MISSING
 from ganlab.config import parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
-from ganlab.files import writing
+from ganlab.files import atomic_write, write_text, writing
 from ganlab.runs.rundir import STATUS, read_status
 
 
@@ -200,7 +201,7 @@ def plot(rows: list[RunRow], headline: Any, swept: list[str], path: Path) -> Non
         ax.set_ylabel(f"{headline.name} ({'lower' if headline.lower_is_better else 'higher'} is better)")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100))
     plt.close(fig)
 
 
@@ -265,10 +266,11 @@ def main(args: list[str]) -> int:
     written = ["report.md", "report.csv"]
     with writing(out, "Pass out=<dir>, a folder you can write to (it is made if missing)."):
         out.mkdir(parents=True, exist_ok=True)
-        (out / "report.md").write_text(title + note + "\n\n" + render_markdown(header, table) + "\n"
-                                       + "".join(f"\n{line}\n" for line in real))
-        with open(out / "report.csv", "w", newline="") as f:
-            csv.writer(f).writerows([header, *([("" if v is None else v) for v in row] for row in table)])
+        write_text(out / "report.md", title + note + "\n\n" + render_markdown(header, table) + "\n"
+                   + "".join(f"\n{line}\n" for line in real))
+        rows_csv = io.StringIO(newline="")
+        csv.writer(rows_csv).writerows([header, *([("" if v is None else v) for v in row] for row in table)])
+        write_text(out / "report.csv", rows_csv.getvalue())
         if headline is not None:
             plot([r for r in rows], headline, swept, out / "report.png")
             written.append("report.png")

@@ -47,20 +47,12 @@ def check_search(args: list[str]) -> list[str]:
     """Before a multirun starts: when its sweeper is Optuna, refuse a search over a key that does not exist, a
     search with no metric to optimise (``eval.at_end=false``) and a direction against the metric's; returns the
     arguments to add (``hydra.sweeper.max_failure_rate=1.0`` unless given: failed trials do not end the study)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
     from ganlab.commands.train import check_override_keys, compose_app
+    from ganlab.config.guard import split_sweeps
     from ganlab.metrics.base import HEADLINES
 
-    words = [a for a in args if "=" in a and not a.startswith("-")]
-    try:
-        swept = {w for w, o in zip(words, OverridesParser.create().parse_overrides(words), strict=True)
-                 if o.is_sweep_override()}
-    except HydraException as err:
-        raise GanlabError(f"{err}. Sweep syntax: key=a,b,c; key=range(a,b); key=interval(a,b); "
-                          "key=tag(log, interval(a,b)); key=choice(a,b).") from err
-    found = compose_app([a for a in args if a not in swept])
+    plain, swept = split_sweeps(args)
+    found = compose_app(plain)
     if found is None or not is_search(found[0].hydra):
         return []
     composed = found[0]

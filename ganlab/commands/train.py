@@ -17,6 +17,7 @@ from ganlab.commands.config import config_dir, register_schema, schema
 from ganlab.commands.jobs import composition_error, hydra_errors_raised, prepare, run_job
 from ganlab.commands.search import check_search, objective
 from ganlab.commands.sweep import AUTO, finished_run, prepare_job, stopped
+from ganlab.config import guard
 from ganlab.errors import GanlabError
 
 # Hydra flags whose value is the next word on the command line
@@ -199,6 +200,7 @@ def app_help(args: list[str]) -> str | None:
 
 def main(args: list[str]) -> int:
     """Run the Hydra app with ``args`` as its command line (everything after ``ganlab train``)."""
+    args = guard.command_line(args)
     check_override_keys(args)
     register_schema()
     if "--help" in args or "-h" in args:
@@ -206,7 +208,8 @@ def main(args: list[str]) -> int:
         if text is not None:
             print(text)
             return 0
-    args = [*args, *_resume_args(args)]
+    args = guard.hydra_quoted([*args, *_resume_args(args)])
+    guard.check_command(args, compose_app)  # what the config makes run, and the names that become paths
     if os.environ.get("WORLD_SIZE", "1") != "1":  # torchrun's processes: only rank 0's Hydra writes
         from ganlab.training.distributed import hydra_args
 

@@ -84,9 +84,12 @@ def check_parts(cfg: DictConfig, registries: dict[str, Any], overrides: list[str
 
 
 def validate(cfg: DictConfig, schema: type, registries: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> None:
-    """The whole pass: ranges, part names, and keys given for parts not chosen."""
+    """The whole pass: ranges, part names, names that become paths, and keys given for parts not chosen."""
+    from ganlab.config.guard import check_names
+
     check_ranges(cfg, schema)
     check_parts(cfg, registries, overrides)
+    check_names(cfg)
     penalties = registries["penalty.name"]
     if cfg.penalty.every != 1 and not penalties[cfg.penalty.name].gradient:
         lazy = ", ".join(n for n, p in penalties.items() if p.gradient)
