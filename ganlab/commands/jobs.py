@@ -23,6 +23,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict, read_write
 
+from ganlab.commands import stopping
 from ganlab.commands.config import check, schema
 from ganlab.commands.search import is_search
 from ganlab.commands.sweep import AUTO, continued_state
@@ -32,11 +33,13 @@ from ganlab.files import refuse_links, writing
 from ganlab.runs.rundir import (
     STATUS,
     claim_dir,
+    finished,
     lock_run_dir,
     read_status,
     release_run_dir,
     run_contents,
     sweep_links,
+    unsaved_config,
     write_status,
 )
 from ganlab.training.distributed import launched
@@ -100,12 +103,17 @@ def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
         if found is not None:
             path, state = found
             source = str(path)
+    elif cfg.resume and (first := unsaved_config(Path(cfg.resume))) is not None:  # stopped before any checkpoint
+        source = f"{cfg.resume} (stopped before its first checkpoint: starting it again from step 0)"
+        cfg = resumed_config(schema(), first, list(overrides))
+        cfg.resume = None
     elif cfg.resume:
         path, state, notes = newest_checkpoint(Path(cfg.resume))
         source = f"{path}" + (f" ({'; '.join(notes)})" if notes else "")
+        unfinished = not finished(Path(cfg.resume))  # stopped in its last evaluation: finishing it is allowed
         cfg = resumed_config(schema(), state["config"], list(overrides))
         cfg.resume = None
-        if cfg.trainer.steps <= state["step"]:
+        if cfg.trainer.steps < state["step"] + (not unfinished):
             raise GanlabError(
                 f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
             )
@@ -202,7 +210,14 @@ def run_job(train: Callable[[DictConfig, Path, list[str]], Any], cfg: DictConfig
             raise SystemExit(2) from None
         return None
     try:
+        if sweep:
+            stopping.not_started(Path(str(hydra.sweep.dir)))
         return train(cfg, run_dir, overrides)
+    except stopping.JobStopped as err:  # a signal stopped the sweep: this job saved and stopped, or did not start
+        stopping.note_stopped(run_dir, err)
+        if is_search(hydra):
+            raise  # a failed trial
+        return None
     except GanlabError as err:
         if sweep or _started_here(run_dir):
             write_status(run_dir, "failed", error=str(err))
@@ -255,9 +270,13 @@ class Jobs(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with exit_on_error():
             open_sweep_dir(config)
+        stopping.start_sweep(Path(str(config.hydra.sweep.dir)))  # a signal to the sweep stops its jobs (commands/stopping.py)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        signum = stopping.end_sweep()
         summary, ok = sweep_summary(Path(str(config.hydra.sweep.dir)))
         (say if ok else warn)(summary)
+        if signum is not None:
+            stopping.exit_stopped(Path(str(config.hydra.sweep.dir)), signum)
         if not ok and not is_search(config.hydra):  # a search's failed trials are part of its answer
             raise SystemExit(2)

@@ -89,7 +89,7 @@ def _resume_args(args: list[str]) -> list[str]:
     for arg in args:
         if arg.startswith("resume=") and arg != f"resume={AUTO}":
             run_dir = Path(arg.split("=", 1)[1]).expanduser()
-            if not (run_dir / "checkpoints").is_dir():
+            if not (run_dir / "checkpoints").is_dir() and not (run_dir / ".hydra" / "config.yaml").is_file():
                 raise GanlabError(
                     f"cannot resume from '{run_dir}': it has no checkpoints/last.pt or step_*.pt. Pass the run "
                     "directory that `ganlab train` printed at its start (it holds checkpoints/ and the TensorBoard events)."
@@ -105,21 +105,22 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
     ``resume=auto`` the one ``run_dir`` holds); returns its final metrics (none without ``eval.at_end``)."""
     from ganlab.console import say
     from ganlab.files import writing
-    from ganlab.runs.rundir import write_status
+    from ganlab.runs.rundir import finished, write_status
     from ganlab.training.distributed import agree_run_dir, join
     from ganlab.training.loop import Trainer
 
     ranks = join()  # under torchrun: the process group of the run's processes (training/distributed.py)
     run_dir = agree_run_dir(ranks, run_dir)  # rank 0's, on every rank
     cfg, state, source = prepare(cfg, overrides, run_dir)
-    if state is not None and state["step"] >= cfg.trainer.steps:  # resume=auto found this run finished
+    if state is not None and state["step"] >= cfg.trainer.steps and finished(run_dir):  # resume=auto found it done
         return finished_run(run_dir, state)
     if source:
         say(f"ganlab: resuming from {source}")
     if ranks.lead:
         run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, run_dir, resume_state=state, overrides=overrides)
-    verb = f"resuming at step {trainer.step}" if state else "training"
+    verb = "training" if not state else f"resuming at step {trainer.step}" if trainer.step < cfg.trainer.steps else \
+        f"finishing the run stopped at its last step ({trainer.step})"
     say(f"ganlab: {verb} model={cfg.model.name} data={cfg.data.name} objective={cfg.objective.name} "
         f"penalty={cfg.penalty.name} on {trainer.device}{ranks.describe(cfg.trainer.batch_size)}, {cfg.trainer.steps} steps "
         f"-> {run_dir}")
@@ -131,7 +132,6 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
         trainer.fit()
     if trainer.stopped_by is not None:  # its status stays "running": `ganlab report` shows it as stopped
         stopped(run_dir, trainer.step, cfg.trainer.steps, trainer.stopped_by, HydraConfig.get())
-        return {}  # a submitit job that was stopped (the others exited in stopped())
     if ranks.lead:  # the time this process trained and evaluated, from first_step (> 0 when it resumed)
         write_status(run_dir, "done", step=trainer.step, first_step=first_step,
                      seconds=round(time.perf_counter() - wall, 1), cpu_seconds=round(time.process_time() - cpu, 1))

@@ -26,6 +26,7 @@ import fnmatch
 import importlib
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -115,8 +116,6 @@ def _sweep_values(override: Any) -> list[Any]:
 def hydra_quoted(args: list[str], keys: tuple[str, ...] = ("resume", "hydra.run.dir")) -> list[str]:
     """``key=<dir>`` for an existing dir whose name Hydra's override grammar would split or unquote (a comma, a
     quote, a space, brackets), written as a quoted Hydra string, so that ``resume=<any run dir>`` works."""
-    from pathlib import Path
-
     out = []
     for arg in args:
         key, eq, value = arg.partition("=")
@@ -279,3 +278,27 @@ def _in_run_dir(filename: str) -> bool:
         return False
     name = rest.replace("${hydra.job.name}", "job").replace("${hydra:job.name}", "job")  # itself a checked name
     return "${" not in name and not any(s in name for s in SEPARATORS) and name not in ("", ".", "..")
+
+
+# ------------------------------------------------------------------------------------------ YAML files
+YAML_LIMIT = 2**20  # bytes: the YAML files ganlab reads (Hydra's and Optuna's records) are a few KiB
+
+
+def load_yaml(path: Path) -> Any:
+    """A YAML file of plain values, read as data only: no Python tags (safe_load), no aliases (a few lines of
+    them expand to billions of nodes), at most :data:`YAML_LIMIT` bytes. A file that is not is a GanlabError
+    (the caller says what the file is and what to do: it is raised with the reason only)."""
+    import yaml
+
+    class _NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError("it holds a YAML alias (*name), which ganlab's files never do")
+            return super().compose_node(parent, index)
+
+    try:
+        if path.stat().st_size > YAML_LIMIT:
+            raise GanlabError(f"it is larger than {YAML_LIMIT // 1024} KiB")
+        return yaml.load(path.read_text(), Loader=_NoAliases)  # noqa: S506 -- a SafeLoader
+    except (yaml.YAMLError, OSError, ValueError) as err:
+        raise GanlabError(str(err).splitlines()[0] if str(err) else type(err).__name__) from err

@@ -175,3 +175,31 @@ def read_status(run_dir: Path) -> dict[str, Any]:
     if record["status"] == "running" and holder(run_dir) is None:
         record["status"] = "stopped"
     return record
+
+
+def finished(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` ended (status ``done``, or no status: a run from before ganlab kept one).
+    A run at its last step that did not is finished by ``resume=``: its evaluation, metrics.json, best.pt, its
+    hyperparameters in TensorBoard."""
+    try:
+        return read_status(run_dir).get("status", "done") == "done"
+    except GanlabError:
+        return False
+
+
+def unsaved_config(run_dir: Path) -> dict[str, Any] | None:
+    """The config of a run that was stopped before its first checkpoint (what Hydra saved in ``.hydra/``), to
+    start it again in its dir; None when it saved a checkpoint, or holds no config."""
+    from ganlab.config.guard import load_yaml
+
+    path = run_dir / ".hydra" / "config.yaml"
+    if list((run_dir / "checkpoints").glob("*.pt")) or not path.is_file():
+        return None
+    try:
+        config = load_yaml(path)
+        if not isinstance(config, dict):
+            raise GanlabError("it holds no mapping of keys")
+    except GanlabError as err:
+        raise GanlabError(f"{path} is not the config Hydra saved for the run ({err}), and the run saved no "
+                          "checkpoint: start a new run instead.") from err
+    return config

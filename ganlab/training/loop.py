@@ -149,8 +149,9 @@ class Trainer(Run):
     def fit(self) -> None:
         t = self.cfg.trainer
         lead = self.ranks.lead  # under torchrun, rank 0 alone logs, draws samples and evaluates
-        # a resumed run drops what was logged after the window it continues (a partial window's last log too)
-        resume_step = self.window.start + 1 if self.step else None
+        # a resumed run drops what was logged after the window it continues (a partial window's last log too);
+        # one that only finishes (stopped in its last evaluation) keeps all it logged
+        resume_step = (self.step if self.step >= t.steps else self.window.start) + 1 if self.step else None
         logger = RunLogger(self.run_dir, resume_step=resume_step) if lead else SilentLogger()
         if self.step and lead:
             self.samples.relog(logger, self.run_dir / "samples", self.window.start, self.step, t.sample_every)
@@ -161,6 +162,8 @@ class Trainer(Run):
         first = self.step + 1
         stop = StopSignals().install()
         try:
+            if lead and self.step >= t.steps and self.cfg.eval.at_end:  # finishing: the last evaluation
+                self.evaluate(logger)
             while self.step < t.steps:
                 self.step += 1
                 log_now = self.step % t.log_every == 0 or self.step == t.steps

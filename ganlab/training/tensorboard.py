@@ -26,8 +26,11 @@ class RunLogger:
     """Writes a run's TensorBoard events into its run dir; a resumed run drops events after its checkpoint."""
 
     def __init__(self, run_dir: Path, resume_step: int | None = None):
+        fresh = resume_step is None
+        if fresh and any(run_dir.glob("events.out.tfevents.*")):
+            resume_step = 1  # a run started again in its dir (stopped before its first checkpoint): drop its logs
         self.writer = SummaryWriter(str(run_dir), purge_step=resume_step)
-        if resume_step is None:
+        if fresh:
             self.writer.add_custom_scalars(LAYOUT)
 
     def scalars(self, values: dict[str, float], step: int) -> None:
