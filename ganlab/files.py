@@ -22,7 +22,7 @@ _TEMPORARY = re.compile(r"\.(?P<stem>.+)\.(?P<pid>\d+)\.tmp(?P<suffix>\.[^.]*)?"
 
 def write_error(err: OSError, path: Path, fix: str) -> GanlabError:
     """One paragraph for an OSError met writing ``path``: what is wrong, in words, and ``fix``."""
-    folder = path.parent if path.name else path
+    folder = path if path.is_dir() or not path.name else path.parent
     reasons = {
         errno.ENOSPC: f"no space left on {folder}",
         errno.EDQUOT: f"the disk quota is exceeded on {folder}",
@@ -45,7 +45,25 @@ def writing(path: Path, fix: str = WRITE_FIX) -> Iterator[None]:
     try:
         yield
     except OSError as err:
-        raise write_error(err, Path(err.filename) if isinstance(err.filename, str) else path, fix) from err
+        raise write_error(err, _named(err) or path, fix) from err
+
+
+def _named(err: OSError) -> Path | None:
+    """The file an OSError names (a str or, from some writers, bytes), if any."""
+    return Path(os.fsdecode(err.filename)) if isinstance(err.filename, (str, bytes)) else None
+
+
+@contextlib.contextmanager
+def disk_errors(fix: str, where: Callable[[], Path]) -> Iterator[None]:
+    """Turn an OSError that says the disk is full or read-only, or a folder not writable, raised by code that
+    writes files of its own (Hydra's), into a GanlabError naming the file (or ``where()``, the folder it wrote
+    in, when the error does not say); other OSErrors pass."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        raise write_error(err, _named(err) or where(), fix) from err
 
 
 def atomic_write(path: Path, write: Callable[[Path], object], fix: str = WRITE_FIX) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import MISSING
 
 from ganlab.commands.sample import GeneratorArgs, open_run
-from ganlab.config import parse_args
+from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
 
@@ -19,21 +19,22 @@ class ArithmeticArgs(GeneratorArgs):
     a: str = MISSING  # indices in the numbered grid, comma-separated (3,17,22): mean(a) - mean(b) + mean(c)
     b: str = MISSING
     c: str = MISSING
-    n: int = 64  # the numbered grid's n, as given to `ganlab sample n=<n> seed=<seed> numbered=true`
+    n: int = key(64, lo=1, hi=2**31)  # the numbered grid's n, as given to `ganlab sample n=<n> seed=<seed> numbered=true`
+    seed: int = key(0, lo=0, hi=2**63 - 1)  # of the numbered grid's latents
 
 
 def main(args: list[str]) -> int:
     from ganlab.figures import save_png
+    from ganlab.memory import check_fits
     from ganlab.runs.explore import arithmetic_picture, parse_indices
 
     a = parse_args(args, ArithmeticArgs, "arithmetic")
     out = Path(a.out)
     if out.suffix != ".png":
         raise GanlabError(f"out={a.out}: the result is a picture; give out= a .png file.")
-    if a.n <= 0:
-        raise GanlabError(f"n must be positive, got {a.n}.")
     a_, b_, c_ = (parse_indices(getattr(a, k), k, a.n) for k in ("a", "b", "c"))
     G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
+    check_fits(2 * a.n * G.z_dim * 4, f"the latents of the grid n={a.n}", "Pass the n= of the numbered grid.", G.device)
     save_png(arithmetic_picture(G, a.n, a.seed, a_, b_, c_, a.label), out)
     say(f"ganlab: wrote mean(a) - mean(b) + mean(c) of the grid n={a.n} seed={a.seed} of {Path(a.run)} "
         f"(step {state['step']}, {G.weights} weights) to {out}")

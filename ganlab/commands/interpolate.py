@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from ganlab.commands.sample import GeneratorArgs, open_run
-from ganlab.config import parse_args
+from ganlab.config import key, parse_args
 from ganlab.console import say
 from ganlab.errors import GanlabError
 
@@ -17,14 +18,16 @@ from ganlab.errors import GanlabError
 class InterpolateArgs(GeneratorArgs):
     # out: file.png (a walk a row; 2-D data: paths over the real data) or file.gif (animated);
     # label: conditional models: the class of every walk (default: row i class i)
-    n: int = 8  # walks (rows)
-    steps: int = 10  # latents along each walk, both ends included
+    n: int = key(8, lo=1, hi=2**31)  # walks (rows)
+    steps: int = key(10, lo=2, hi=2**31)  # latents along each walk, both ends included
     mode: str = "slerp"  # slerp, lerp, or classes (conditional models: one latent across every class)
+    seed: int = key(0, lo=0, hi=2**63 - 1)  # of the latents
 
 
 def main(args: list[str]) -> int:
     from ganlab.data import load_dataset
     from ganlab.figures import save_gif, save_png
+    from ganlab.memory import check_fits
     from ganlab.runs.explore import WALK_MODES, real_points, walk, walk_frames, walk_picture
 
     a = parse_args(args, InterpolateArgs, "interpolate")
@@ -33,10 +36,11 @@ def main(args: list[str]) -> int:
         raise GanlabError(f"out={a.out}: the file must end in .png (a grid, a walk a row) or .gif (an animation).")
     if a.mode not in WALK_MODES:
         raise GanlabError(f"mode={a.mode} is not known: use mode={', mode='.join(WALK_MODES)}.")
-    if a.n <= 0 or a.steps < 2:
-        raise GanlabError(f"n must be positive and steps at least 2 (both ends of a walk), got n={a.n} steps={a.steps}.")
     G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
     G.labels_for(1, a.label)  # a label only for a conditional model, within its classes
+    steps = G.num_classes or a.steps if a.mode == "classes" else a.steps
+    check_fits(a.n * steps * (4 * math.prod(G.data.shape) + 2 * 4 * 3 * max(G.data.shape[-1], 48) ** 2),
+               f"n={a.n} walks of steps={steps} latents", "Lower n or steps.", G.device)
     x = walk(G, a.n, a.steps, a.mode, a.seed, a.label)
     real = None
     if G.data.kind == "points":

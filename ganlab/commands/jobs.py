@@ -220,7 +220,8 @@ def run_job(train: Callable[[DictConfig, Path, list[str]], Any], cfg: DictConfig
         return None
     except GanlabError as err:
         if sweep or _started_here(run_dir):
-            write_status(run_dir, "failed", error=str(err))
+            with contextlib.suppress(GanlabError):  # a full disk: the error that says so matters more
+                write_status(run_dir, "failed", error=str(err))
         else:
             release_run_dir(run_dir)
             _forget(run_dir)

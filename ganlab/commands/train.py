@@ -19,6 +19,7 @@ from ganlab.commands.search import check_search, objective
 from ganlab.commands.sweep import AUTO, finished_run, prepare_job, stopped
 from ganlab.config import guard
 from ganlab.errors import GanlabError
+from ganlab.files import disk_errors
 
 # Hydra flags whose value is the next word on the command line
 _FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
@@ -198,6 +199,13 @@ def app_help(args: list[str]) -> str | None:
     return Template(template).substitute(APP_CONFIG_GROUPS=listing, CONFIG=OmegaConf.to_yaml(cfg))
 
 
+def _job_dir() -> Path:
+    """The run dir of the job Hydra was setting up (this process holds it), else the working folder."""
+    from ganlab.runs.rundir import held
+
+    return next(iter(held()), Path.cwd())
+
+
 def main(args: list[str]) -> int:
     """Run the Hydra app with ``args`` as its command line (everything after ``ganlab train``)."""
     args = guard.command_line(args)
@@ -219,6 +227,7 @@ def main(args: list[str]) -> int:
     # the configs live in the package (or the repository); --config-dir still adds a user's own folder
     args = ["--config-path", str(config_dir()), *args] if "--config-path" not in args else args
     sys.argv = ["ganlab train", *args]
-    with hydra_errors_raised():
+    with disk_errors("Free some space (or choose a writable place with hydra.run.dir=<dir>) and run the command "
+                     "again.", _job_dir), hydra_errors_raised():  # Hydra's own writes: a job's .hydra/ files, its log
         _task()
     return 0

@@ -135,6 +135,11 @@ def release_run_dir(run_dir: Path) -> None:
         lock.release()
 
 
+def held() -> list[Path]:
+    """The run dirs this process holds."""
+    return list(_HELD)
+
+
 def holder(run_dir: Path) -> str | None:
     """The PID of the process running in ``run_dir``, or None when no process holds it."""
     if run_dir.resolve() in _HELD:

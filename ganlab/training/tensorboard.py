@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ class RunLogger:
     """Writes a run's TensorBoard events into its run dir; a resumed run drops events after its checkpoint."""
 
     def __init__(self, run_dir: Path, resume_step: int | None = None):
+        threading.excepthook = _quiet_writer_thread
         fresh = resume_step is None
         if fresh and any(run_dir.glob("events.out.tfevents.*")):
             resume_step = 1  # a run started again in its dir (stopped before its first checkpoint): drop its logs
@@ -56,7 +59,25 @@ class RunLogger:
         self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        pending = sys.exc_info()[1]  # closed in a `finally` while an error is on its way: that one is said
+        try:
+            self.writer.close()
+        except OSError:
+            if pending is None:
+                raise
+
+
+def _quiet_writer_thread(args: threading.ExceptHookArgs) -> None:
+    """TensorBoard's writer thread fails when the run dir can no longer be written (a full disk, a folder made
+    read-only): the loop's next log raises that error again, said in one paragraph, so the thread's own
+    traceback is not printed."""
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    if not (isinstance(args.thread, _AsyncWriterThread) and isinstance(args.exc_value, OSError)):
+        _EXCEPTHOOK(args)
+
+
+_EXCEPTHOOK = threading.excepthook
 
 
 class SilentLogger(RunLogger):
