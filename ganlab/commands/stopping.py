@@ -118,6 +118,11 @@ def start_sweep(sweep: Path) -> None:
     _RUNNING.append(SweepSignals(sweep).install())
 
 
+def running_sweep() -> Path | None:
+    """The dir of the sweep this process runs, if any."""
+    return _RUNNING[-1].sweep if _RUNNING else None
+
+
 def end_sweep() -> int | None:
     """The signal that stopped the sweep this process ran (None: none), its handler removed."""
     if not _RUNNING:

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from ganlab.commands.config import config_dir, register_schema, schema
 from ganlab.commands.jobs import composition_error, hydra_errors_raised, prepare, run_job
-from ganlab.commands.search import check_search, objective
+from ganlab.commands.search import check_search, every_trial_failed, objective
 from ganlab.commands.sweep import AUTO, finished_run, prepare_job, stopped
 from ganlab.config import guard
 from ganlab.errors import GanlabError
@@ -107,7 +107,7 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
     from ganlab.console import say
     from ganlab.files import writing
     from ganlab.runs.rundir import finished, write_status
-    from ganlab.training.distributed import agree_run_dir, join
+    from ganlab.training.distributed import agree_run_dir, join, peer_errors
     from ganlab.training.loop import Trainer
 
     ranks = join()  # under torchrun: the process group of the run's processes (training/distributed.py)
@@ -129,7 +129,8 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
         write_status(run_dir, "running", step=trainer.step)
     first_step, wall, cpu = trainer.step, time.perf_counter(), time.process_time()
     with writing(run_dir, "Fix that (the last checkpoint is kept) and go on with "
-                          f"`ganlab train resume={run_dir} trainer.steps={cfg.trainer.steps}`."):
+                          f"`ganlab train resume={run_dir} trainer.steps={cfg.trainer.steps}`."), \
+            peer_errors(run_dir, cfg.trainer.steps):
         trainer.fit()
     if trainer.stopped_by is not None:  # its status stays "running": `ganlab report` shows it as stopped
         stopped(run_dir, trainer.step, cfg.trainer.steps, trainer.stopped_by, HydraConfig.get())
@@ -228,6 +229,6 @@ def main(args: list[str]) -> int:
     args = ["--config-path", str(config_dir()), *args] if "--config-path" not in args else args
     sys.argv = ["ganlab train", *args]
     with disk_errors("Free some space (or choose a writable place with hydra.run.dir=<dir>) and run the command "
-                     "again.", _job_dir), hydra_errors_raised():  # Hydra's own writes: a job's .hydra/ files, its log
+                     "again.", _job_dir), hydra_errors_raised(), every_trial_failed():  # Hydra's own writes too
         _task()
     return 0
