@@ -58,6 +58,16 @@ class Window:
     def state_dict(self) -> dict[str, Any]:
         return {"start": self.start, "sums": {t: v.detach().cpu() for t, v in self.sums.items()}, "counts": self.counts}
 
+    def shared_state(self) -> dict[str, Any]:
+        """:meth:`state_dict` with the ranks' average sums (one all-reduce under torchrun: every rank calls it):
+        each rank of a resumed run continues from them, so its first log is the ranks' mean, as uninterrupted."""
+        state = self.state_dict()
+        if self.reduce is not None and self.sums:
+            tags = list(self.sums)
+            mean = self.reduce(torch.stack([self.sums[t].float() for t in tags]))
+            state["sums"] = {t: v.detach().cpu() for t, v in zip(tags, mean, strict=True)}
+        return state
+
     def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
         self.start, self.counts = int(state["start"]), dict(state["counts"])
         self.sums = {t: v.to(device) for t, v in state["sums"].items()}
@@ -82,6 +92,7 @@ class Trainer(Run):
         self.step = 0
         self.stopped_by: int | None = None  # the signal that ended fit() before trainer.steps (see signals.py)
         self.window = Window(self.ranks.average)
+        self.saved_window: tuple[int, dict[str, Any]] = (-1, {})  # the step and shared state of the last save
         if resume_state is not None:
             self.load_state(resume_state)
         self.schedulers = build_schedulers(cfg.optim, (self.opt_g, self.opt_d), self.step)
@@ -101,7 +112,8 @@ class Trainer(Run):
             "best": self.best,
             **(self.ema.state_dict() if self.ema is not None else {}),
             "world_size": self.ranks.world,  # processes that trained it (trainer.batch_size is per process)
-            "window": self.window.state_dict(),  # rank 0's share under torchrun
+            # the ranks' average, as every rank computed it in save() (best.pt between saves: rank 0's share)
+            "window": self.saved_window[1] if self.saved_window[0] == self.step else self.window.state_dict(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -125,8 +137,11 @@ class Trainer(Run):
         self.window = Window(self.ranks.average, self.step)  # a checkpoint from before ganlab kept the window
         if "window" in state:
             self.window.load_state_dict(state["window"], self.device)
+            self.saved_window = (self.step, state["window"])
 
     def save(self, periodic: bool) -> None:
+        if self.saved_window[0] != self.step:  # every rank, at the loop's saves (evaluate()'s reuse it)
+            self.saved_window = (self.step, self.window.shared_state())
         if not self.ranks.lead:
             return  # rank 0 writes the checkpoints of a data-parallel run
         state = self.state_dict()
