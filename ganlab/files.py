@@ -22,7 +22,10 @@ _TEMPORARY = re.compile(r"\.(?P<stem>.+)\.(?P<pid>\d+)\.tmp(?P<suffix>\.[^.]*)?"
 
 def write_error(err: OSError, path: Path, fix: str) -> GanlabError:
     """One paragraph for an OSError met writing ``path``: what is wrong, in words, and ``fix``."""
-    folder = path if path.is_dir() or not path.name else path.parent
+    try:
+        folder = path if path.is_dir() or not path.name else path.parent
+    except OSError:  # a name too long to look up
+        folder = path.parent
     reasons = {
         errno.ENOSPC: f"no space left on {folder}",
         errno.EDQUOT: f"the disk quota is exceeded on {folder}",

@@ -113,7 +113,8 @@ def train(cfg: DictConfig, run_dir: Path, overrides: list[str] | tuple[str, ...]
     ranks = join()  # under torchrun: the process group of the run's processes (training/distributed.py)
     run_dir = agree_run_dir(ranks, run_dir)  # rank 0's, on every rank
     cfg, state, source = prepare(cfg, overrides, run_dir)
-    if state is not None and state["step"] >= cfg.trainer.steps and finished(run_dir):  # resume=auto found it done
+    if state is not None and (state["step"] > cfg.trainer.steps or state["step"] == cfg.trainer.steps
+                              and finished(run_dir)):  # resume=auto found it done (else it finishes it)
         return finished_run(run_dir, state)
     if source:
         say(f"ganlab: resuming from {source}")
