@@ -11,7 +11,9 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import FAST, GANLAB, ganlab_cli, read_image_tags, read_scalars, run_ganlab, trained
@@ -235,3 +237,142 @@ def test_a_signal_to_a_joblib_sweep_reaches_its_jobs(tmp_path):
     done = run_ganlab("train", *args, f"trainer.steps={steps}", cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
     assert "3 of 3 jobs done" in done.stdout
     assert [load_checkpoint(p)["step"] for p in sweep.glob("*/checkpoints/last.pt")] == [steps] * 3
+
+
+# ------------------------------------------------------------------------------------------ 6. tracebacks left
+def test_a_crafted_safetensors_file_is_one_error(digits_run, tmp_path):
+    from safetensors.torch import save_file
+
+    import ganlab
+
+    weights = {"w": torch.zeros(2)}
+    for name, meta in (("none", None), ("bad_json", {"ganlab": "{not json"}), ("list", {"ganlab": "[1, 2]"}),
+                       ("keys", {"ganlab": '{"weights": "raw"}'}), ("step", {"ganlab": json.dumps(
+                           {"weights": "raw", "config": {}, "data": {}, "step": "ten"})})):
+        path = tmp_path / f"{name}.safetensors"
+        save_file(weights, str(path), metadata=meta)
+        with pytest.raises(GanlabError, match=str(path)):
+            ganlab.load_generator(path)
+
+
+def test_a_full_disk_under_torch_save_is_one_paragraph(tmp_path, monkeypatch):
+    """torch.save's zip writer turns the OSError of a write on a full disk into a RuntimeError about file
+    positions; the checkpoint's writer says the disk is full, and keeps the previous file."""
+    import errno
+
+    from ganlab.runs import checkpoint
+
+    path = tmp_path / "last.pt"
+    checkpoint.save_checkpoint({"w": torch.ones(3)}, path)
+    before = path.read_bytes()
+
+    class FullDisk:
+        def __init__(self, name, mode):
+            self.f = open(name, mode)  # noqa: SIM115 -- closed in __exit__
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(checkpoint, "open", FullDisk, raising=False)
+    with pytest.raises(GanlabError, match="no space left on"):
+        checkpoint.save_checkpoint({"w": torch.zeros(100_000)}, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def _mount(*args: str) -> bool:
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+def test_a_run_dir_made_read_only_mid_run_is_one_paragraph_naming_its_file(tmp_path):
+    """The run dir turns read-only while the run trains (a bind mount over it, as a remount would): one
+    paragraph naming the file that could not be written, no thread's traceback; a full disk before Hydra's own
+    files are written, likewise."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen([GANLAB, "train", *FAST, *QUIET, "trainer.steps=100000", "trainer.ckpt_every=50",
+                             f"hydra.run.dir={run}"], cwd=tmp_path, env=ENV, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    while not (run / "checkpoints" / "step_0000050.pt").exists() and proc.poll() is None:
+        time.sleep(0.05)
+    if not (_mount("--bind", str(run), str(run)) and _mount("-o", "remount,bind,ro", str(run))):
+        proc.kill()
+        proc.wait()
+        subprocess.run(["umount", str(run)], capture_output=True)
+        pytest.skip("cannot make a read-only bind mount here (needs root)")
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        subprocess.run(["umount", str(run)], check=False)
+    assert proc.returncode == 2 and "Traceback" not in out, out
+    assert f"cannot write {run}/" in out and f"{run} is on a read-only file system" in out, out
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] % 50 == 0
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if not _mount("-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)):
+        return
+    try:
+        with pytest.raises(OSError), (disk / "filler").open("wb") as f:  # fill it
+            while True:
+                f.write(b"\0" * 1024)
+                f.flush()
+        proc = run_ganlab("train", *FAST, *QUIET, f"hydra.run.dir={disk / 'run'}", cwd=tmp_path, check=False)
+        refused(proc, f"cannot write {disk / 'run'}", "no space left")
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_rank_that_loses_its_peer_says_so_without_a_traceback(tmp_path):
+    """SIGKILL of torchrun's rank 1 mid-run: rank 0 prints one paragraph, not gloo's traceback (torchrun's own
+    report of the failed process follows, which is torchrun's)."""
+    import ganlab
+
+    proc = subprocess.Popen([os.path.join(os.path.dirname(GANLAB), "python"), "-m", "torch.distributed.run",
+                             "--standalone", "--nproc_per_node=2", "-m", "ganlab", "train", "data=grid25", *FAST,
+                             *QUIET, "trainer.steps=100000", "trainer.ckpt_every=50"], cwd=tmp_path, env=ENV,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not list(tmp_path.glob("outputs/runs/*/checkpoints/step_0000050.pt")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ranks = [int(p) for p in os.listdir("/proc") if p.isdigit() and _rank_here(int(p), tmp_path) == 1]
+    assert len(ranks) == 1, ranks
+    os.kill(ranks[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode != 0
+    assert "ganlab train: error: another process of this run ended" in err, err
+    assert f'File "{Path(ganlab.__file__).parent}' not in err, err  # no traceback through ganlab's code
+
+
+def _rank_here(pid: int, cwd: Path) -> int | None:
+    """The torchrun rank of process ``pid`` if it runs in ``cwd``, else None."""
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        here = Path(os.readlink(f"/proc/{pid}/cwd")) == cwd
+    except OSError:
+        return None
+    ranks = [int(v.split(b"=", 1)[1]) for v in env if v.startswith(b"RANK=")]
+    return ranks[0] if here and ranks and b"LOCAL_WORLD_SIZE=2" in env else None
+
+
+# ------------------------------------------------------------------------------------------ 7. wrong answers
+def test_32_bit_grayscale_images_of_8_bit_values_are_not_black(tmp_path):
+    from PIL import Image
+
+    from ganlab.data.folder import load_folder
+
+    for i in range(4):
+        Image.fromarray(np.full((16, 16), 200, np.int32)).save(tmp_path / f"{i}.tif")  # read back as mode "I"
+    with Image.open(tmp_path / "0.tif") as im:
+        assert im.mode == "I"
+    from omegaconf import OmegaConf
+
+    data = load_folder(OmegaConf.create({"path": str(tmp_path), "image_size": 8, "channels": 1}))
+    assert int(data.images.max()) == int(data.images.min()) == 200

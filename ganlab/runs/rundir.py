@@ -106,9 +106,14 @@ class RunLock:
                 f"dir would mix their checkpoints and logs: wait for it to end (or stop it: kill {pid}), or give "
                 "this run another dir (leave hydra.run.dir out for a new one)."
             ) from err
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self.fd: int | None = fd
+        with writing(run_dir / LOCK, fix):  # a full disk
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            except OSError:
+                self.release()
+                raise
         remove_stale_temporaries(run_dir)
 
     def release(self) -> None:
