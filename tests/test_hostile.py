@@ -266,12 +266,15 @@ def test_a_full_disk_under_torch_save_is_one_paragraph(tmp_path, monkeypatch):
     checkpoint.save_checkpoint({"w": torch.ones(3)}, path)
     before = path.read_bytes()
 
-    class FullDisk:
+    class FullDisk:  # a file on a disk that fills after 3,000 bytes
         def __init__(self, name, mode):
-            self.f = open(name, mode)  # noqa: SIM115 -- closed in __exit__
+            self.f, self.written = open(name, mode), 0  # noqa: SIM115 -- closed in __exit__
 
         def write(self, data):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            if self.written + len(data) > 3000:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.written += len(data)
+            return self.f.write(data)
 
         def __getattr__(self, name):
             return getattr(self.f, name)

@@ -91,13 +91,15 @@ def every_trial_failed() -> Iterator[None]:
         yield
     except ValueError as err:
         from ganlab.commands.jobs import sweep_summary
-        from ganlab.commands.stopping import end_sweep, running_sweep
+        from ganlab.commands.stopping import end_sweep, exit_stopped, running_sweep
         from ganlab.console import warn
 
         sweep = running_sweep()
         if sweep is None or "No trials are completed" not in str(err):
             raise
-        end_sweep()
+        signum = end_sweep()
         warn(sweep_summary(sweep)[0])
+        if signum is not None:  # stopped by a signal before any trial completed
+            exit_stopped(sweep, signum)
         raise GanlabError("no trial of the search completed (each job's error is above), so the study has no best "
                           "trial. Fix what they say (or widen the search space) and run the search again.") from err
