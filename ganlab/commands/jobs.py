@@ -199,8 +199,9 @@ def run_job(train: Callable[[DictConfig, Path, list[str]], Any], cfg: DictConfig
     run_dir, overrides = Path(hydra.runtime.output_dir), list(hydra.overrides.task)
     sweep = hydra.mode == RunMode.MULTIRUN
     if not launched().lead:  # under torchrun: rank 0 holds the run dir and records its status
-        with exit_on_error():
+        with exit_on_error(), contextlib.suppress(stopping.JobStopped):  # a submitit job's other tasks stop too
             return train(cfg, run_dir, overrides)
+        return None
     job = f" (job {run_dir.name})" if sweep else ""
     try:
         lock_run_dir(run_dir)

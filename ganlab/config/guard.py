@@ -17,7 +17,8 @@ environment variables are set for the job, and several values become paths. So, 
 - every interpolation resolves.
 
 On the command line (:func:`command_line`): ``--experimental-rerun`` (it unpickles a file) and a primary config
-of another name or folder (``-cn``, ``-cp``: the check above is made on ganlab's ``train`` config) are refused.
+of another name or folder (``-cn``, ``-cp``: the check above is made on ganlab's ``train`` config) are refused;
+so is a search (Optuna's sweeper) without ``-m``.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def check_checkpoint(name: str) -> None:
 # ------------------------------------------------------------------------------------------ the command line
 def command_line(args: list[str]) -> list[str]:
     """``ganlab train``'s words, with ``--flag=value`` as two words; refuses the flags that run or read what
-    this module cannot check, and a search without ``-m``."""
+    this module cannot check."""
     out: list[str] = []
     for arg in args:
         flag, eq, value = arg.partition("=")
@@ -81,12 +82,6 @@ def command_line(args: list[str]) -> list[str]:
                               "before anything runs. Put your YAML files under a folder of groups and add it with "
                               "--config-dir <dir>, then pick them on the command line (+experiment=<name>).")
         out += [flag, value] if eq and flag in ("--config-dir", "-cd") else [arg]
-    multirun = "-m" in out or "--multirun" in out
-    searches = [a for a in out if a.startswith(("hparams_search=", "+hparams_search=")) and not a.endswith("=null")]
-    if searches and not multirun:
-        raise GanlabError(f"{searches[0]} is a search, many runs that a sweeper chooses: add -m "
-                          f"(ganlab train -m {searches[0]} ...). Without -m it would train one run and report it "
-                          "as a failed trial.")
     return out
 
 
@@ -138,8 +133,13 @@ def check_command(args: list[str], compose: Callable[[list[str]], tuple[DictConf
         return
     plain, sweeps = split_sweeps(args)
     composed = compose(plain)
-    if composed is not None:
-        check_app(composed[0], sweeps)
+    if composed is None:
+        return
+    check_app(composed[0], sweeps)
+    if "optuna" in str(composed[0].hydra.sweeper.get("_target_", "")) and not {"-m", "--multirun"} & set(args):
+        given = next((a for a in args if "hparams_search=" in a), "hydra/sweeper=optuna")
+        raise GanlabError(f"{given} is a search, many runs that Optuna's sweeper chooses: add -m (ganlab train -m "
+                          f"{given} ...). Without -m it would train one run and report it as a failed trial.")
 
 
 def check_app(cfg: DictConfig, sweeps: dict[str, list[Any]] | None = None) -> None:
