@@ -177,7 +177,7 @@ def test_a_run_stopped_before_its_first_step_starts_again(tmp_path):
     run = tmp_path / "early"
     proc = subprocess.Popen([GANLAB, "train", *FAST, *QUIET, f"hydra.run.dir={run}"], cwd=tmp_path, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not (run / ".hydra" / "config.yaml").exists() and proc.poll() is None:
+    while not (run / ".hydra" / "overrides.yaml").exists() and proc.poll() is None:  # Hydra wrote config.yaml
         time.sleep(0.01)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
@@ -315,7 +315,7 @@ def test_a_run_dir_made_read_only_mid_run_is_one_paragraph_naming_its_file(tmp_p
     finally:
         subprocess.run(["umount", str(run)], check=False)
     assert proc.returncode == 2 and "Traceback" not in out, out
-    assert f"cannot write {run}/" in out and f"{run} is on a read-only file system" in out, out
+    assert f"cannot write {run}/" in out and "is on a read-only file system" in out, out
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] % 50 == 0
 
     disk = tmp_path / "disk"

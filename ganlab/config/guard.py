@@ -6,7 +6,7 @@ environment variables are set for the job, and several values become paths. So, 
 
 - ``_target_`` only where Hydra instantiates one, and only what ganlab ships or Hydra's installed plugins do:
   ``hydra.callbacks.<name>`` a callback class of ganlab's own, ``hydra.launcher`` / ``hydra.sweeper`` a
-  launcher / sweeper plugin, ``hydra.sweeper.sampler`` a sampler of ``optuna.samplers``; anywhere else (nested
+  launcher / sweeper plugin, ``hydra.sweeper.sampler`` a sampler the sweeper plugin ships; anywhere else (nested
   in those too) a ``_target_`` is refused, as is a custom search-space function;
 - logging (``hydra.job_logging``, ``hydra.hydra_logging``): the standard library's handlers and formatter, no
   ``()`` factories, no ``ext://`` objects but the standard streams, log files only inside the run dir;
@@ -243,10 +243,11 @@ def _allowed(path: tuple[str, ...], target: str) -> bool:
     if path in (("launcher",), ("sweeper",)):
         plugin = Plugins.instance().class_name_to_class.get(target)
         return isinstance(plugin, type) and issubclass(plugin, Launcher if path[0] == "launcher" else Sweeper)
-    if path == ("sweeper", "sampler") and module == "optuna.samplers":
-        import optuna.samplers
+    if path == ("sweeper", "sampler"):  # the samplers the sweeper plugin ships (hydra/sweeper/sampler=<option>)
+        from hydra.core.config_store import ConfigStore
 
-        return name in optuna.samplers.__all__
+        shipped = ConfigStore.instance().repo.get("hydra", {}).get("sweeper", {}).get("sampler", {})
+        return target in {str(option.node.get("_target_")) for option in shipped.values()}
     return False
 
 

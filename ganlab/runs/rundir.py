@@ -210,6 +210,7 @@ def unsaved_config(run_dir: Path) -> dict[str, Any] | None:
         if not isinstance(config, dict):
             raise GanlabError("it holds no mapping of keys")
     except GanlabError as err:
-        raise GanlabError(f"{path} is not the config Hydra saved for the run ({err}), and the run saved no "
-                          "checkpoint: start a new run instead.") from err
+        raise GanlabError(f"{path} is not the config Hydra saved for the run ({err}: it was stopped while Hydra "
+                          f"wrote it?), and the run saved no checkpoint, so nothing in {run_dir} can be continued: "
+                          "remove it and run the command again.") from err
     return config
