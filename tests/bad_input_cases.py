@@ -1,5 +1,5 @@
 """A table of bad inputs to every ganlab command, and the files and runs they need (broken and hostile copies
-of each format ganlab reads). Run through the real command by ``scripts/bad_inputs.py``, in-process by
+of each format ganlab reads; the hostile configs, links and stopped runs of tests/hostile_cases.py). Run through the real command by ``scripts/bad_inputs.py``, in-process by
 ``tests/test_bad_inputs.py``. Each case must exit 2 with one paragraph and no traceback (or 0 where the input
 is valid), and no file's payload may run."""
 
@@ -23,6 +23,7 @@ from corrupt_files import (
     write_cifar_batch,
 )
 from formats import make_cifar10, make_image_folder, make_mnist, write_idx
+from hostile_cases import build_hostile, hostile_cases
 
 TINY = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
         "trainer.ckpt_every=10", "trainer.progress=false", "model.mlp.hidden=32", "model.conv.channels=8", "model.z_dim=16",
@@ -186,6 +187,7 @@ def build_fixtures(root: Path, train: Callable[[list[str]], object]) -> dict[str
     (root / "odd").mkdir(exist_ok=True)
     (root / "odd" / "x.png").mkdir(exist_ok=True)
     (root / "odd" / "m.json").mkdir(exist_ok=True)
+    build_hostile(root, fx, train, marker)  # links, hostile configs, stopped runs (tests/hostile_cases.py)
     return fx
 
 
@@ -341,7 +343,7 @@ def cases(fx: dict[str, str]) -> list[Case]:
         (("train", "--cfg", "job", "model=wgan_gp"), 0, "wgan_gp"), (("train", "--help"), 0, "model:"),
         (("train", "--frobnicate"), 2, "unrecognized"), (("train", "model="), 2, "model"),
         (("train", "--config-dir", fx["nowhere"], "--cfg", "job"), 2, "config"))]
-    return out
+    return out + hostile_cases(fx, Case)
 
 
 def _has_cuda() -> bool:

@@ -35,7 +35,7 @@ def torchrun(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
     return proc
 
 
-def max_difference(a: Path, b: Path, tags: tuple[str, ...], steps: range) -> float:
+def max_difference(a: Path, b: Path, tags: tuple[str, ...], steps: range | list[int]) -> float:
     """The largest difference of ``tags`` between two runs at ``steps`` (both must have logged them all), relative
     to values above 1."""
     sa, sb = read_scalars(a), read_scalars(b)
@@ -70,8 +70,10 @@ def test_ranks_stay_identical_and_resume_exactly_with_any_number_of_processes(tm
     single-process checkpoint resumed under DDP, or a DDP checkpoint in a single process, goes on alike."""
     # fp32: on a CPU with bf16 units (AVX512-BF16, AMX) precision=auto autocasts the convolutions to bf16, whose
     # rounding of 2 x 8 and 1 x 16 differs by ~1e-4 from the first step
+    # logs every 5 steps: the half run saves (step 6) inside a window, which the resumed ranks must continue from
+    # the ranks' average, not rank 0's share
     common = ["model=wgan_gp", "data=digits", "model.g_norm=layer", "penalty.every=2", "trainer.n_critic=2", *FAST,
-              "trainer.log_every=1", "eval.at_end=false", "device=cpu", "device.precision=fp32"]
+              "trainer.log_every=5", "eval.at_end=false", "device=cpu", "device.precision=fp32"]
     tiny_trainer(tmp_path / "single", *common, "trainer.batch_size=16", "trainer.steps=6").fit()
     ddp = torchrun(str(WORKER), str(tmp_path), *common, "trainer.batch_size=8", "trainer.steps=12", cwd=tmp_path)
     assert "trained by 1 process(es) with a global batch of 16" in ddp.stdout
@@ -85,9 +87,11 @@ def test_ranks_stay_identical_and_resume_exactly_with_any_number_of_processes(tm
         assert all(torch.equal(ranks[0][net][k], ranks[1][net][k]) for k in ranks[0][net]), net
     tags = (*COMPARED, "D/critic_real", "D/critic_fake", "Penalty/gp", "Wasserstein/estimate")
     full = tmp_path / "full"
-    assert max_difference(full, tmp_path / "half", tags, range(1, 13)) == 0  # resumed under DDP: exact
-    assert max_difference(full, tmp_path / "single", tags, range(1, 13)) < TOLERANCE  # 1 process, then 2
-    assert max_difference(full, tmp_path / "half_copy", tags, range(7, 13)) < TOLERANCE  # 2 processes, then 1
+    # resumed under DDP: exact but for the rounding of the ranks' average of the saved window (1e-9; rank 0's
+    # share instead of the average was 2e-3 off)
+    assert max_difference(full, tmp_path / "half", tags, [5, 10, 12]) < 1e-7
+    assert max_difference(full, tmp_path / "single", tags, [5, 10, 12]) < TOLERANCE  # 1 process, then 2
+    assert max_difference(full, tmp_path / "half_copy", tags, [10, 12]) < TOLERANCE  # 2 processes, then 1
 
 
 def test_torchrun_with_device_cuda_on_a_machine_without_gpus_is_one_error(tmp_path):

@@ -26,12 +26,13 @@ class ArithmeticArgs(GeneratorArgs):
     a: str = key(MISSING, doc="indices in the numbered grid, comma-separated (3,17,22)")
     b: str = key(MISSING, doc="indices, subtracted")
     c: str = key(MISSING, doc="indices, added")
-    n: int = key(64, lo=1, hi=2**53, doc="the numbered grid's n, as given to `ganlab sample n=<n> seed=<seed> "
+    n: int = key(64, lo=1, hi=2**31, doc="the numbered grid's n, as given to `ganlab sample n=<n> seed=<seed> "
                                         "numbered=true`")
 
 
 def main(args: list[str]) -> int:
     from ganlab.figures import save_png
+    from ganlab.memory import check_fits
     from ganlab.runs.explore import arithmetic_picture, parse_indices
 
     a = parse_args(args, ArithmeticArgs, "arithmetic")
@@ -40,6 +41,7 @@ def main(args: list[str]) -> int:
         raise GanlabError(f"out={a.out}: the result is a picture; give out= a .png file.")
     a_, b_, c_ = (parse_indices(getattr(a, k), k, a.n) for k in ("a", "b", "c"))
     G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
+    check_fits(2 * a.n * G.z_dim * 4, f"the latents of the grid n={a.n}", "Pass the n= of the numbered grid.", G.device)
     save_png(arithmetic_picture(G, a.n, a.seed, a_, b_, c_, a.label), out)
     say(f"ganlab: wrote mean(a) - mean(b) + mean(c) of the grid n={a.n} seed={a.seed} of {Path(a.run)} "
         f"(step {state['step']}, {G.weights} weights) to {out}")

@@ -146,13 +146,6 @@ def hydra_errors_raised() -> Iterator[None]:
         yield
     except HydraException as err:  # composing the config (the task's own errors are not HydraExceptions)
         raise composition_error(err) from err
-    except ValueError as err:  # Optuna's sweeper asks the study for its best trial when none completed
-        if "No trials are completed" not in str(err):
-            raise
-        raise GanlabError("every trial of the search failed (each one's reason is above: \"Failed experiment: ...\"), "
-                          "so the study has no best trial. Compare the trials with `ganlab report <the sweep dir>`; "
-                          "a gentler search space (a lower optim.lr) or more trainer.steps gives trials that end "
-                          "with a metric.") from None
     finally:
         if saved is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,8 @@ class InterpolateArgs(GeneratorArgs):
 
     out: str = key(MISSING, doc="file.png (a walk a row; 2-D data: paths over the real data) or file.gif (animated)")
     label: int | None = key(None, doc="conditional models: the class of every walk; unset: row i draws class i")
-    n: int = key(8, lo=1, doc="walks (rows)")
-    steps: int = key(10, lo=2, doc="latents along each walk, both ends included")
+    n: int = key(8, lo=1, hi=2**31, doc="walks (rows)")
+    steps: int = key(10, lo=2, hi=2**31, doc="latents along each walk, both ends included")
     mode: str = key("slerp", choices=("slerp", "lerp", "classes"),
                     doc="slerp (along the great circle), lerp, or classes (conditional models: one latent a row, "
                         "across every class)")
@@ -33,6 +34,7 @@ class InterpolateArgs(GeneratorArgs):
 def main(args: list[str]) -> int:
     from ganlab.data import load_dataset
     from ganlab.figures import save_gif, save_png
+    from ganlab.memory import check_fits
     from ganlab.runs.explore import real_points, walk, walk_frames, walk_picture
 
     a = parse_args(args, InterpolateArgs, "interpolate")
@@ -41,6 +43,9 @@ def main(args: list[str]) -> int:
         raise GanlabError(f"out={a.out}: the file must end in .png (a grid, a walk a row) or .gif (an animation).")
     G, state = open_run(a.run, a.checkpoint, a.device, a.weights)
     G.labels_for(1, a.label)  # a label only for a conditional model, within its classes
+    steps = G.num_classes or a.steps if a.mode == "classes" else a.steps
+    check_fits(a.n * steps * (4 * math.prod(G.data.shape) + 2 * 4 * 3 * max(G.data.shape[-1], 48) ** 2),
+               f"n={a.n} walks of steps={steps} latents", "Lower n or steps.", G.device)
     x = walk(G, a.n, a.steps, a.mode, a.seed, a.label)
     real = None
     if G.data.kind == "points":

@@ -24,20 +24,24 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from ganlab.commands import stopping
 from ganlab.commands.compose import check, check_model_data, saved_config
 from ganlab.commands.search import is_search, quiet_failure
 from ganlab.commands.sweep import AUTO, continued_state
 from ganlab.config import to_container
 from ganlab.console import error, say, warn
 from ganlab.errors import GanlabError
-from ganlab.files import writing
+from ganlab.files import refuse_links, writing
 from ganlab.runs.rundir import (
     STATUS,
     claim_dir,
+    finished,
     lock_run_dir,
     read_status,
     release_run_dir,
     run_contents,
+    sweep_links,
+    unsaved_config,
     write_status,
 )
 from ganlab.training.distributed import launched
@@ -74,13 +78,19 @@ def prepare(cfg: DictConfig, overrides: list[str] | tuple[str, ...],
         if found is not None:
             path, state = found
             source = str(path)
+    elif cfg.resume and (first := unsaved_config(Path(cfg.resume))) is not None:  # stopped before any checkpoint
+        source = f"{cfg.resume} (stopped before its first checkpoint: starting it again from step 0)"
+        saved = saved_config(first, cfg.resume)
+        cfg = resumed_config(OmegaConf.get_type(saved), to_container(saved), list(overrides))
+        cfg.resume = None
     elif cfg.resume:
         path, state, notes = newest_checkpoint(Path(cfg.resume))
         source = f"{path}" + (f" ({'; '.join(notes)})" if notes else "")
+        unfinished = not finished(Path(cfg.resume))  # stopped in its last evaluation: finishing it is allowed
         saved = saved_config(state["config"], path)
         cfg = resumed_config(OmegaConf.get_type(saved), to_container(saved), list(overrides))
         cfg.resume = None
-        if cfg.trainer.steps <= state["step"]:
+        if cfg.trainer.steps < state["step"] + (not unfinished):
             raise GanlabError(
                 f"the run is already at step {state['step']}; pass trainer.steps=<M> with M > {state['step']} to go on."
             )
@@ -135,6 +145,7 @@ def open_sweep_dir(config: DictConfig) -> None:
     hold the jobs of an earlier start of the same sweep: each job continues its own run (``resume=auto``)."""
     sweep = Path(str(config.hydra.sweep.dir))
     if _explicit(config, "hydra.sweep.dir"):
+        refuse_links(sweep_links(sweep))
         with writing(sweep, "Choose a writable place with hydra.sweep.dir=<dir>."):
             sweep.mkdir(parents=True, exist_ok=True)
         return
@@ -168,8 +179,9 @@ def run_job(train: Callable[[DictConfig, Path, list[str]], Any], cfg: DictConfig
     run_dir, overrides = Path(hydra.runtime.output_dir), list(hydra.overrides.task)
     sweep = hydra.mode == RunMode.MULTIRUN
     if not launched().lead:  # under torchrun: rank 0 holds the run dir and records its status
-        with exit_on_error():
+        with exit_on_error(), contextlib.suppress(stopping.JobStopped):  # a submitit job's other tasks stop too
             return train(cfg, run_dir, overrides)
+        return None
     job = f" (job {run_dir.name})" if sweep else ""
     try:
         lock_run_dir(run_dir)
@@ -179,10 +191,18 @@ def run_job(train: Callable[[DictConfig, Path, list[str]], Any], cfg: DictConfig
             raise SystemExit(2) from None
         return None
     try:
+        if sweep:
+            stopping.not_started(Path(str(hydra.sweep.dir)))
         return train(cfg, run_dir, overrides)
+    except stopping.JobStopped as err:  # a signal stopped the sweep: this job saved and stopped, or did not start
+        stopping.note_stopped(run_dir, err)
+        if is_search(hydra):
+            raise  # a failed trial
+        return None
     except GanlabError as err:
         if sweep or _started_here(run_dir):
-            write_status(run_dir, "failed", error=str(err))
+            with contextlib.suppress(GanlabError):  # a full disk: the error that says so matters more
+                write_status(run_dir, "failed", error=str(err))
         else:
             release_run_dir(run_dir)
             _forget(run_dir)
@@ -232,12 +252,16 @@ class Jobs(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with exit_on_error():
             open_sweep_dir(config)
+        stopping.start_sweep(Path(str(config.hydra.sweep.dir)))  # a signal to the sweep stops its jobs (commands/stopping.py)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         quiet_failure(config.hydra, job_return)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        signum = stopping.end_sweep()
         summary, ok = sweep_summary(Path(str(config.hydra.sweep.dir)))
         (say if ok else warn)(summary)
+        if signum is not None:
+            stopping.exit_stopped(Path(str(config.hydra.sweep.dir)), signum)
         if not ok and not is_search(config.hydra):  # a search's failed trials are part of its answer
             raise SystemExit(2)

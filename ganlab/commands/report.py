@@ -11,6 +11,7 @@ reads the study's ``optimization_results.yaml`` and names the best trial.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -20,9 +21,10 @@ from typing import Any
 from omegaconf import MISSING
 
 from ganlab.config import key, parse_args
+from ganlab.config.guard import load_yaml
 from ganlab.console import say
 from ganlab.errors import GanlabError
-from ganlab.files import writing
+from ganlab.files import atomic_write, write_text, writing
 from ganlab.runs.rundir import STATUS, read_status
 
 
@@ -62,7 +64,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise GanlabError(f"{path} is not valid JSON ({err}). Write it again with `ganlab eval run={path.parent}` "
                           "(or delete it to leave the run's metrics out of the report).") from err
     def numbers(d: Any) -> bool:
-        return isinstance(d, dict) and all(v is None or isinstance(v, (int, float)) for v in d.values())
+        return isinstance(d, dict) and all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           for v in d.values())
 
     if not isinstance(values, dict) or not numbers({k: v for k, v in values.items() if not k.startswith("reference")}) \
             or not numbers(values.get("reference", {})) or not isinstance(values.get("reference_source", ""), str):
@@ -73,15 +76,13 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _read_overrides(path: Path) -> dict[str, str]:
     """The ``key=value`` words a run was started with (``.hydra/overrides.yaml``: a YAML list)."""
-    import yaml
-
     if not path.is_file():
         return {}
     try:
-        words = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, OSError, ValueError) as err:
-        raise GanlabError(f"{path} is not valid YAML ({str(err).splitlines()[0]}). Hydra writes it as a list of "
-                          "key=value overrides: restore it, or delete it to show the run without them.") from err
+        words = load_yaml(path)
+    except GanlabError as err:
+        raise GanlabError(f"{path} is not valid YAML ({err}). Hydra writes it as a list of key=value overrides: "
+                          "restore it, or delete it to show the run without them.") from err
     if words is None:
         return {}
     if not isinstance(words, list):
@@ -217,7 +218,7 @@ def plot(rows: list[RunRow], headline: Any, swept: list[str], path: Path) -> Non
         ax.set_ylabel(f"{headline.name} ({'lower' if headline.lower_is_better else 'higher'} is better)")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100))
     plt.close(fig)
 
 
@@ -231,15 +232,12 @@ def _same(a: Any, b: Any) -> bool:
 def study_summary(sweep: Path, rows: list[RunRow], headline: Any) -> str | None:
     """The best trial of an Optuna search (``optimization_results.yaml``), named by its run dir, and how many
     trials failed (no finite headline metric); None for a sweep that is not a search."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
     path = sweep / "optimization_results.yaml"
     if not path.is_file():
         return None
     try:
-        study = OmegaConf.to_container(OmegaConf.load(path))
-    except (OmegaConfBaseException, OSError, ValueError) as err:
+        study = load_yaml(path)
+    except GanlabError as err:
         raise GanlabError(f"{path} cannot be read ({err}); it is what the Optuna sweeper writes at the end of a "
                           "search: delete it to report the trials without it.") from err
     params = study.get("best_params") if isinstance(study, dict) else None
@@ -282,10 +280,11 @@ def main(args: list[str]) -> int:
     written = ["report.md", "report.csv"]
     with writing(out, "Pass out=<dir>, a folder you can write to (it is made if missing)."):
         out.mkdir(parents=True, exist_ok=True)
-        (out / "report.md").write_text(title + note + "\n\n" + render_markdown(header, table) + "\n"
-                                       + "".join(f"\n{line}\n" for line in real))
-        with open(out / "report.csv", "w", newline="") as f:
-            csv.writer(f).writerows([header, *([("" if v is None else v) for v in row] for row in table)])
+        write_text(out / "report.md", title + note + "\n\n" + render_markdown(header, table) + "\n"
+                   + "".join(f"\n{line}\n" for line in real))
+        rows_csv = io.StringIO(newline="")
+        csv.writer(rows_csv).writerows([header, *([("" if v is None else v) for v in row] for row in table)])
+        write_text(out / "report.csv", rows_csv.getvalue())
         if headline is not None:
             plot([r for r in rows], headline, swept, out / "report.png")
             written.append("report.png")

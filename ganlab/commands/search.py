@@ -12,7 +12,9 @@ exist.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
@@ -80,20 +82,12 @@ def check_search(args: list[str]) -> list[str]:
     """Before a multirun starts: when its sweeper is Optuna, refuse a search over a key that does not exist, a
     search with no metric to optimise (``eval.at_end=false``) and a direction against the metric's; returns the
     arguments to add (``hydra.sweeper.max_failure_rate=1.0`` unless given: failed trials do not end the study)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
     from ganlab.commands.compose import check_override_keys, compose_app
+    from ganlab.config.guard import split_sweeps
     from ganlab.metrics.base import headlines
 
-    words = [a for a in args if "=" in a and not a.startswith("-")]
-    try:
-        swept = {w for w, o in zip(words, OverridesParser.create().parse_overrides(words), strict=True)
-                 if o.is_sweep_override()}
-    except HydraException as err:
-        raise GanlabError(f"{err}. Sweep syntax: key=a,b,c; key=range(a,b); key=interval(a,b); "
-                          "key=tag(log, interval(a,b)); key=choice(a,b).") from err
-    found = compose_app([a for a in args if a not in swept])
+    plain, swept = split_sweeps(args)
+    found = compose_app(plain)
     if found is None or not is_search(found[0].hydra):
         return []
     composed = found[0]
@@ -122,3 +116,25 @@ def check_search(args: list[str]) -> list[str]:
     quiet_optuna()
     given = any(a.startswith("hydra.sweeper.max_failure_rate=") for a in args)
     return [] if given or sweeper.max_failure_rate else ["hydra.sweeper.max_failure_rate=1.0"]
+
+
+@contextlib.contextmanager
+def every_trial_failed() -> Iterator[None]:
+    """A search whose every trial failed ends with its summary and one paragraph: the Optuna sweeper asks the
+    study for its best trial at the end, which optuna answers with a ValueError when none completed."""
+    try:
+        yield
+    except ValueError as err:
+        from ganlab.commands.jobs import sweep_summary
+        from ganlab.commands.stopping import end_sweep, exit_stopped, running_sweep
+        from ganlab.console import warn
+
+        sweep = running_sweep()
+        if sweep is None or "No trials are completed" not in str(err):
+            raise
+        signum = end_sweep()
+        warn(sweep_summary(sweep)[0])
+        if signum is not None:  # stopped by a signal before any trial completed
+            exit_stopped(sweep, signum)
+        raise GanlabError("no trial of the search completed (each job's error is above), so the study has no best "
+                          "trial. Fix what they say (or widen the search space) and run the search again.") from err

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from omegaconf import DictConfig
 
@@ -34,6 +34,9 @@ def prepare_job(cfg: DictConfig, hydra_cfg: DictConfig) -> None:
     if hydra_cfg.mode == RunMode.MULTIRUN and cfg.resume is None:
         cfg.resume = AUTO
     if launched_by(hydra_cfg, "joblib"):
+        from ganlab.commands.stopping import record_in_worker
+
+        record_in_worker()  # a signal in the job's setup stops it at its first step (not the worker)
         limit_threads(int(hydra_cfg.launcher.n_jobs))
 
 
@@ -119,40 +122,44 @@ def finished_run(run_dir: Path, state: dict[str, Any]) -> dict[str, float]:
     path = run_dir / "metrics.json"
     try:
         metrics = json.loads(path.read_text()) if path.is_file() else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, OSError, UnicodeDecodeError):
+        metrics = {}
+    if not isinstance(metrics, dict):  # not what ganlab writes: the run's metrics are unknown
         metrics = {}
     return {k: v for k, v in metrics.items() if k != "step" and isinstance(v, (int, float))}
 
 
-def stopped(run_dir: Path, step: int, steps: int, signum: int, hydra_cfg: DictConfig) -> None:
+def stopped(run_dir: Path, step: int, steps: int, signum: int, hydra_cfg: DictConfig) -> NoReturn:
     """Say where a run stopped by a signal stands and how to continue it, then exit (see training/signals.py);
-    a submitit job stopped by a signal submitit does not requeue returns instead, its status "stopped"."""
+    a sweep's job raises :class:`~ganlab.commands.stopping.JobStopped` instead (its status "stopped"), so that
+    the sweep ends with its summary, unless submitit requeues it."""
     from hydra.types import RunMode
 
     from ganlab.commands.search import is_search
+    from ganlab.commands.stopping import JobStopped, request_stop
     from ganlab.runs.rundir import write_status
     from ganlab.training.signals import exit_after, name
 
-    job_returns = False
-    if hydra_cfg.mode == RunMode.MULTIRUN and not is_search(hydra_cfg):  # a search draws new trials when re-run
+    job_returns = hydra_cfg.mode == RunMode.MULTIRUN
+    if job_returns and not is_search(hydra_cfg):  # a search draws new trials when re-run
         how = (f"run the same sweep command again with hydra.sweep.dir={hydra_cfg.sweep.dir}: each job continues "
                "its own run dir (resume=auto)")
-        if launched_by(hydra_cfg, "submitit"):
-            if name(signum) == f"SIG{_submitit_signal()}":
-                how = f"submitit requeues the job (within max_num_timeout) and it continues by itself; else {how}"
-            else:
-                job_returns = True
     else:
         how = f"ganlab train resume={run_dir}"
+    if job_returns and launched_by(hydra_cfg, "submitit") and name(signum) == f"SIG{_submitit_signal()}":
+        how = f"submitit requeues the job (within max_num_timeout) and it continues by itself; else {how}"
+        job_returns = False
+    elif job_returns and not launched_by(hydra_cfg, "submitit"):  # the sweep's other jobs: stop, or do not start
+        request_stop(Path(str(hydra_cfg.sweep.dir)), signum)
     message = (f"{name(signum)}: stopped after step {step} of {steps} and saved "
                f"{run_dir / 'checkpoints' / 'last.pt'}. To continue: {how}.")
     say(f"ganlab: {message}")
     if job_returns:
-        # the job returns a result: a job process that exits leaves the sweep command waiting 15 s for one,
-        # then failing with submitit's traceback; this way it lists the job as stopped and how to go on
+        # the job returns: a job process that exits leaves a submitit sweep waiting 15 s for its result, then
+        # failing with submitit's traceback, and a joblib sweep without its pool; this way the summary lists it
         write_status(run_dir, "stopped", step=step,
                      error=f"{name(signum)} after step {step} (last.pt saved): run the sweep again to continue it")
-        return
+        raise JobStopped(f"{name(signum)} after step {step} (last.pt saved)")
     exit_after(signum)
 
 

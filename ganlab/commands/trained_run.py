@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import MISSING, OmegaConf
 
+from ganlab.config import key
 from ganlab.errors import GanlabError
 from ganlab.files import writing
 
@@ -22,7 +23,7 @@ class GeneratorArgs:
 
     run: str = MISSING  # a run dir written by `ganlab train`
     out: str = MISSING  # the picture to write
-    seed: int = 0  # of the latents
+    seed: int = key(0, lo=0, hi=2**63 - 1)  # of the latents
     label: int | None = None  # conditional models: the class to draw
     weights: str | None = None  # ema or raw; default: ema when the checkpoint has it, else raw
     checkpoint: str = "last"  # last, best, or a checkpoint file name in <run>/checkpoints

@@ -105,9 +105,18 @@ def parse_args(args: list[str], schema: type, command: str) -> DictConfig:
         full_key = getattr(err, "full_key", None)
         msg = f"unknown key '{full_key}'" if "not in" in str(err) and full_key else str(err).splitlines()[0]
         raise GanlabError(f"{msg}. `ganlab {command}` takes: {valid}.") from err
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    given = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(given, dict)
+    missing = sorted(k for k, v in given.items() if v == "???")
     if missing:
         raise GanlabError(f"`ganlab {command}` needs {', '.join(f'{k}=<value>' for k in missing)} (it takes: {valid}).")
+    for name, value in given.items():
+        try:
+            cfg[name]  # an interpolation (${oc.env:NAME}) resolves now, or the key is named
+        except OmegaConfBaseException as err:
+            raise GanlabError(f"{name}={value}: {str(err).splitlines()[0]}. An interpolation must name a set "
+                              f"environment variable (${{oc.env:NAME}}) or another key of `ganlab {command}` "
+                              f"({valid}).") from err
     assert isinstance(cfg, DictConfig)
     check_ranges(cfg, schema, hint=f"Fix {{key}}= on the command line (`ganlab {command}` takes: {valid}).")
     return cfg

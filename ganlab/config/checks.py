@@ -57,8 +57,11 @@ def validate(cfg: DictConfig, schema: type, registries: Mapping[str, Any], chose
     """The whole pass over a composed config whose parts are ``chosen`` (by section; see
     :func:`ganlab.config.parts.close`): its closed form, every key in its range, and what parts allow together.
     Returns the closed config, the one a run trains with."""
+    from ganlab.config.guard import check_names
+
     closed, closed_schema = close(cfg, schema, registries, chosen, why, strict)
     check_ranges(closed, closed_schema)
+    check_names(closed)
     penalties = registries["penalty"]
     if closed.penalty.every != 1 and not penalties[closed.penalty.name].gradient:
         lazy = ", ".join(n for n, p in penalties.items() if p.gradient)

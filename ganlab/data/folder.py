@@ -28,14 +28,23 @@ def _read(p: Path, size: int, channels: int) -> np.ndarray:
     from PIL import Image
 
     with Image.open(p) as im:
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grayscale: scale 0..65535 to 0..255
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16- or 32-bit grayscale, to 0..255
             wide = np.asarray(im, dtype=np.float64)
-            im = Image.fromarray(np.rint(wide * (255.0 / 65535.0)).clip(0, 255).astype(np.uint8), "L")
+            im = Image.fromarray(np.rint(wide * (255.0 / _full_scale(im.mode, wide))).clip(0, 255).astype(np.uint8), "L")
         im = im.convert("L" if channels == 1 else "RGB")
         side = min(im.size)
         left, top = (im.width - side) // 2, (im.height - side) // 2
         im = im.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
         return np.asarray(im, dtype=np.uint8).reshape(size, size, channels)
+
+
+def _full_scale(mode: str, values: np.ndarray) -> float:
+    """The white of a wide grayscale image: 65535 for 16-bit modes; a 32-bit ("I") image says nothing of its
+    depth, so its values do: 255 when they fit 8 bits (written from 0..255 data), 65535 when they fit 16."""
+    if mode != "I":
+        return 65535.0
+    top = float(values.max(initial=0))
+    return 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
 
 
 @DATASETS.register("folder", params=FolderParams)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -17,9 +17,33 @@ from ganlab.errors import GanlabError
 from ganlab.files import atomic_write
 
 
+class _Writes:
+    """A file's ``write`` and ``flush`` for torch.save, keeping the OSError a write raised: torch's zip writer
+    swallows it and fails later with a RuntimeError about file positions."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.error = f, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 def _save(state: dict[str, Any], path: Path) -> None:
     with open(path, "wb") as f:  # through a Python file, so a full disk is an OSError, not a C++ iostream error
-        torch.save(state, f)
+        writes = _Writes(f)
+        try:
+            torch.save(state, writes)
+        except RuntimeError as err:
+            if writes.error is not None:
+                raise writes.error from err
+            raise
         f.flush()
         os.fsync(f.fileno())
 

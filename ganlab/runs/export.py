@@ -122,7 +122,15 @@ def read_safetensors(path: Path, weights: str | None = None, device: torch.devic
     if "ganlab" not in meta:
         raise GanlabError(f"{path} holds weights but not ganlab's description of the generator (its 'ganlab' "
                           "metadata). Load a file written by `ganlab export`, or the run dir itself.")
-    info = json.loads(meta["ganlab"])
+    try:
+        info = json.loads(meta["ganlab"])
+        if not isinstance(info, dict) or not {"weights", "config", "data", "step"} <= info.keys() \
+                or not isinstance(info["config"], dict) or not isinstance(info["data"], dict) \
+                or info["weights"] not in WEIGHTS or isinstance(info["step"], bool) or not isinstance(info["step"], int):
+            raise ValueError("it lacks the config, data, step or weights ganlab export writes")
+    except (ValueError, RecursionError) as err:
+        raise GanlabError(f"{path} holds a 'ganlab' description that is not what `ganlab export` writes ({err}). "
+                          "Export the run again with `ganlab export run=<dir> out=<file>.safetensors`.") from err
     if weights not in (None, *WEIGHTS):
         raise GanlabError(f"weights={weights} is not known: use weights=ema or weights=raw.")
     if weights not in (None, info["weights"]):

@@ -10,6 +10,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import Tensor, nn
 
+from ganlab.config.guard import check_checkpoint
 from ganlab.config.spec import DataSpec
 from ganlab.errors import GanlabError
 from ganlab.models import build_models
@@ -128,5 +129,6 @@ def read_run(run_dir: Path, checkpoint: str = "last", device: torch.device | str
     """The generator of a run (eval mode, on ``device``) and its checkpoint's state (config, data, step, ...)."""
     if not run_dir.is_dir():
         raise GanlabError(f"run dir '{run_dir}' does not exist. Pass run=<dir> as printed by `ganlab train`.")
+    check_checkpoint(checkpoint)
     name = checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt"
     return read_checkpoint_generator(run_dir / "checkpoints" / name, weights, device)

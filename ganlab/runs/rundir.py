@@ -3,7 +3,9 @@
 - :func:`claim_dir` makes a new dir atomically (``mkdir`` fails if it exists): two runs started in the same
   second get ``<name>`` and ``<name>-2``.
 - :class:`RunLock`: an exclusive ``flock`` on ``<run>/.ganlab.lock``, which holds the holder's PID. The kernel
-  drops it when the process ends, however it ends, so a lock is never stale.
+  drops it when the process ends, however it ends, so a lock is never stale. Taking it refuses a run dir where
+  a file ganlab writes is a symbolic link (:func:`written_links`), and removes the temporary files a killed
+  process left.
 - ``status.json``: ``running`` / ``done`` / ``failed`` (with the error), written atomically; ``running`` in a
   dir whose lock nobody holds is a run that was stopped or killed.
 """
@@ -18,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from ganlab.errors import GanlabError
-from ganlab.files import write_text, writing
+from ganlab.files import open_in_place, refuse_links, stale_temporaries, write_text, writing
 
 LOCK = ".ganlab.lock"
 STATUS = "status.json"
+WRITTEN_FILES = (LOCK, STATUS, "metrics.json", "*.log", "events.out.tfevents.*")  # what a run writes in its dir
+WRITTEN_FOLDERS = ("checkpoints", "samples", ".hydra")  # and the folders it writes in
 
 
 def claim_dir(path: Path) -> Path:
@@ -49,6 +53,33 @@ def run_contents(run_dir: Path) -> list[str]:
     return marks
 
 
+def written_links(run_dir: Path) -> list[Path]:
+    """The symbolic links in ``run_dir`` where a run writes: its files, its folders and what they hold."""
+    if not run_dir.is_dir():
+        return []
+    found = [p for pattern in (*WRITTEN_FILES, *WRITTEN_FOLDERS) for p in run_dir.glob(pattern) if p.is_symlink()]
+    for name in WRITTEN_FOLDERS:
+        folder = run_dir / name
+        if folder.is_dir() and not folder.is_symlink():
+            found += [p for p in folder.iterdir() if p.is_symlink()]
+    return sorted(set(found))
+
+
+def sweep_links(sweep: Path) -> list[Path]:
+    """The symbolic links in a sweep dir where a sweep writes: in it (its files, its job dirs) and in its jobs."""
+    if not sweep.is_dir():
+        return []
+    top = sorted(p for p in sweep.iterdir() if p.is_symlink())
+    return top + [p for job in sorted(sweep.iterdir()) if job.is_dir() and not job.is_symlink() for p in written_links(job)]
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Remove the temporary files a process killed while it saved left in ``run_dir`` (0 bytes, or cut short)."""
+    for folder in (run_dir, *(run_dir / name for name in WRITTEN_FOLDERS)):
+        for path in stale_temporaries(folder):
+            path.unlink(missing_ok=True)
+
+
 def _read_pid(fd: int) -> str:
     os.lseek(fd, 0, os.SEEK_SET)
     text = os.read(fd, 64).decode(errors="replace").strip()
@@ -60,9 +91,11 @@ class RunLock:
 
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
-        with writing(run_dir / LOCK, "Choose a writable run dir with hydra.run.dir=<dir>."):
+        fix = "Choose a writable run dir with hydra.run.dir=<dir>."
+        with writing(run_dir / LOCK, fix):
             run_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        refuse_links(written_links(run_dir))
+        fd = open_in_place(run_dir / LOCK, os.O_RDWR | os.O_CREAT, fix)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
@@ -73,9 +106,15 @@ class RunLock:
                 f"dir would mix their checkpoints and logs: wait for it to end (or stop it: kill {pid}), or give "
                 "this run another dir (leave hydra.run.dir out for a new one)."
             ) from err
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self.fd: int | None = fd
+        with writing(run_dir / LOCK, fix):  # a full disk
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            except OSError:
+                self.release()
+                raise
+        remove_stale_temporaries(run_dir)
 
     def release(self) -> None:
         if self.fd is not None:
@@ -101,12 +140,17 @@ def release_run_dir(run_dir: Path) -> None:
         lock.release()
 
 
+def held() -> list[Path]:
+    """The run dirs this process holds."""
+    return list(_HELD)
+
+
 def holder(run_dir: Path) -> str | None:
     """The PID of the process running in ``run_dir``, or None when no process holds it."""
     if run_dir.resolve() in _HELD:
         return str(os.getpid())
     try:
-        fd = os.open(run_dir / LOCK, os.O_RDONLY)
+        fd = os.open(run_dir / LOCK, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
     try:
@@ -141,3 +185,32 @@ def read_status(run_dir: Path) -> dict[str, Any]:
     if record["status"] == "running" and holder(run_dir) is None:
         record["status"] = "stopped"
     return record
+
+
+def finished(run_dir: Path) -> bool:
+    """Whether the run in ``run_dir`` ended (status ``done``, or no status: a run from before ganlab kept one).
+    A run at its last step that did not is finished by ``resume=``: its evaluation, metrics.json, best.pt, its
+    hyperparameters in TensorBoard."""
+    try:
+        return read_status(run_dir).get("status", "done") == "done"
+    except GanlabError:
+        return False
+
+
+def unsaved_config(run_dir: Path) -> dict[str, Any] | None:
+    """The config of a run that was stopped before its first checkpoint (what Hydra saved in ``.hydra/``), to
+    start it again in its dir; None when it saved a checkpoint, or holds no config."""
+    from ganlab.config.guard import load_yaml
+
+    path = run_dir / ".hydra" / "config.yaml"
+    if list((run_dir / "checkpoints").glob("*.pt")) or not path.is_file():
+        return None
+    try:
+        config = load_yaml(path)
+        if not isinstance(config, dict):
+            raise GanlabError("it holds no mapping of keys")
+    except GanlabError as err:
+        raise GanlabError(f"{path} is not the config Hydra saved for the run ({err}: it was stopped while Hydra "
+                          f"wrote it?), and the run saved no checkpoint, so nothing in {run_dir} can be continued: "
+                          "remove it and run the command again.") from err
+    return config

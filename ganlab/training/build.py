@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from ganlab.config.spec import DataSpec
 from ganlab.console import say
 from ganlab.data import load_dataset, spec_of
+from ganlab.errors import GanlabError
 from ganlab.memory import check_fits
 from ganlab.models import build_models, networks_for
 from ganlab.objectives import build_objective, build_penalty
@@ -23,13 +24,18 @@ from ganlab.training.step import GANStep, compile_networks
 
 
 def check_memory(cfg: DictConfig, spec: DataSpec, device: torch.device) -> None:
-    """Refuse networks and batches that cannot fit before allocating them: the parameters with their gradients
+    """Refuse networks and batches that cannot run or fit before allocating them: BatchNorm over a batch of one
+    sample, and what must fit: the parameters with their gradients
     and Adam's two moments (counted on the meta device, which allocates nothing), and the real and fake batches
     (or the fixed-noise samples, whichever is larger)."""
     with torch.device("meta"):
         G, D = build_models(cfg.model, spec)
     params = sum(p.numel() for net in (G, D) for p in net.parameters())
     t = cfg.trainer
+    if t.batch_size < 2 and any(isinstance(m, torch.nn.BatchNorm1d) for net in (G, D) for m in net.modules()):
+        raise GanlabError(f"trainer.batch_size={t.batch_size}: model={cfg.model.name} normalises over the batch "
+                          "(model.g_norm or model.d_norm is batch), which needs at least 2 samples. Raise "
+                          "trainer.batch_size, or set model.g_norm / model.d_norm to layer or none.")
     batch = max(2 * t.batch_size, t.num_samples) * 4 * math.prod(spec.shape)
     check_fits(16 * params + batch, f"model={cfg.model.name} on data={spec.name} {'x'.join(map(str, spec.shape))} "
                f"({params / 1e6:,.1f} M parameters, with gradients and optimiser state) and a batch of "

@@ -23,8 +23,10 @@ import atexit
 import contextlib
 import inspect
 import os
+import re
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -200,6 +202,27 @@ def join() -> Ranks:
     if not ranks.lead:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- for the rest of the process
     return ranks
+
+
+@contextlib.contextmanager
+def peer_errors(run_dir: Path, steps: int) -> Iterator[None]:
+    """Under torchrun: a collective that fails because another process of the run ended (killed, out of
+    memory, its machine gone) is said in one paragraph, with how to go on, not as gloo's or nccl's traceback."""
+    try:
+        yield
+    except RuntimeError as err:  # gloo's and nccl's errors (DistBackendError among them) are RuntimeErrors
+        text = str(err)
+        lost = isinstance(err, dist.DistError) or any(s in text for s in ("gloo", "NCCL", "Connection reset",
+                                                                          "Connection closed", "Broken pipe"))
+        if launched().world == 1 or not lost:
+            raise
+        first = next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
+        first = re.sub(r"^\[[^\]]*\]\s*", "", first)  # gloo's source file and line
+        raise GanlabError(
+            f"another process of this run ended, and this one ({launched().rank}) lost it in a collective "
+            f"({first[:200]}); torchrun names the process that failed, and why. The last checkpoint is kept: "
+            f"continue with torchrun ... -m ganlab train resume={run_dir} trainer.steps={steps}."
+        ) from err
 
 
 def _leave() -> None:

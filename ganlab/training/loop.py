@@ -64,6 +64,16 @@ class Window:
     def state_dict(self) -> dict[str, Any]:
         return {"start": self.start, "sums": {t: v.detach().cpu() for t, v in self.sums.items()}, "counts": self.counts}
 
+    def shared_state(self) -> dict[str, Any]:
+        """:meth:`state_dict` with the ranks' average sums (one all-reduce under torchrun: every rank calls it):
+        each rank of a resumed run continues from them, so its first log is the ranks' mean, as uninterrupted."""
+        state = self.state_dict()
+        if self.reduce is not None and self.sums:
+            tags = list(self.sums)
+            mean = self.reduce(torch.stack([self.sums[t].float() for t in tags]))
+            state["sums"] = {t: v.detach().cpu() for t, v in zip(tags, mean, strict=True)}
+        return state
+
     def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
         self.start, self.counts = int(state["start"]), dict(state["counts"])
         self.sums = {t: v.to(device) for t, v in state["sums"].items()}
@@ -88,6 +98,7 @@ class Trainer(Parts):
         self.step = 0
         self.stopped_by: int | None = None  # the signal that ended fit() before trainer.steps (see signals.py)
         self.window = Window(self.ranks.average)
+        self.saved_window: tuple[int, dict[str, Any]] = (-1, {})  # the step and shared state of the last save
         if resume_state is not None:
             self.load_state(resume_state)
         self.schedulers = build_schedulers(cfg, (self.opt_g, self.opt_d), self.step)
@@ -107,7 +118,8 @@ class Trainer(Parts):
             "best": self.best,
             **(self.ema.state_dict() if self.ema is not None else {}),
             "world_size": self.ranks.world,  # processes that trained it (trainer.batch_size is per process)
-            "window": self.window.state_dict(),  # rank 0's share under torchrun
+            # the ranks' average, as every rank computed it in save() (best.pt between saves: rank 0's share)
+            "window": self.saved_window[1] if self.saved_window[0] == self.step else self.window.state_dict(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -133,8 +145,11 @@ class Trainer(Parts):
         self.window = Window(self.ranks.average, self.step)  # a checkpoint from before ganlab kept the window
         if "window" in state:
             self.window.load_state_dict(state["window"], self.device)
+            self.saved_window = (self.step, state["window"])
 
     def save(self, periodic: bool) -> None:
+        if self.saved_window[0] != self.step:  # every rank, at the loop's saves (evaluate()'s reuse it)
+            self.saved_window = (self.step, self.window.shared_state())
         if not self.ranks.lead:
             return  # rank 0 writes the checkpoints of a data-parallel run
         state = self.state_dict()
@@ -156,8 +171,9 @@ class Trainer(Parts):
     def fit(self) -> None:
         t = self.cfg.trainer
         lead = self.ranks.lead  # under torchrun, rank 0 alone logs, draws samples and evaluates
-        # a resumed run drops what was logged after the window it continues (a partial window's last log too)
-        resume_step = self.window.start + 1 if self.step else None
+        # a resumed run drops what was logged after the window it continues (a partial window's last log too);
+        # one that only finishes (stopped in its last evaluation) keeps all it logged
+        resume_step = (self.step if self.step >= t.steps else self.window.start) + 1 if self.step else None
         logger = RunLogger(self.run_dir, resume_step=resume_step) if lead else SilentLogger()
         if self.step and lead:
             self.samples.relog(logger, self.run_dir / "samples", self.window.start, self.step, t.sample_every)
@@ -168,6 +184,8 @@ class Trainer(Parts):
         first = self.step + 1
         stop = StopSignals().install()
         try:
+            if lead and self.step >= t.steps and self.cfg.eval.at_end:  # finishing: the last evaluation
+                self.evaluate(logger)
             while self.step < t.steps:
                 self.step += 1
                 log_now = self.step % t.log_every == 0 or self.step == t.steps

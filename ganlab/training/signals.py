@@ -31,6 +31,9 @@ class StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._record)
+            # one that came before, to the handler this replaces (a sweep's, while a job was set up), counts too
+            self.received = next((r for h in self._previous.values()
+                                  if (r := getattr(getattr(h, "__self__", None), "received", None)) is not None), None)
         return self
 
     def restore(self) -> None:

@@ -11,6 +11,8 @@ colour; the Scalars tab shows each pair (Loss/D, Loss/G) side by side under its 
 from __future__ import annotations
 
 import math
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,9 @@ class RunLogger:
 
     def __init__(self, run_dir: Path, resume_step: int | None = None):
         self.run_dir = run_dir
+        threading.excepthook = _quiet_writer_thread
+        if resume_step is None and any(run_dir.glob("events.out.tfevents.*")):
+            resume_step = 1  # a run started again in its dir (stopped before its first checkpoint): drop its logs
         self.writer = SummaryWriter(str(run_dir), purge_step=resume_step)
 
     def scalars(self, values: dict[str, float], step: int) -> None:
@@ -61,7 +66,25 @@ class RunLogger:
         self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        pending = sys.exc_info()[1]  # closed in a `finally` while an error is on its way: that one is said
+        try:
+            self.writer.close()
+        except OSError:
+            if pending is None:
+                raise
+
+
+def _quiet_writer_thread(args: threading.ExceptHookArgs) -> None:
+    """TensorBoard's writer thread fails when the run dir can no longer be written (a full disk, a folder made
+    read-only): the loop's next log raises that error again, said in one paragraph, so the thread's own
+    traceback is not printed."""
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    if not (isinstance(args.thread, _AsyncWriterThread) and isinstance(args.exc_value, OSError)):
+        _EXCEPTHOOK(args)
+
+
+_EXCEPTHOOK = threading.excepthook
 
 
 class SilentLogger(RunLogger):
