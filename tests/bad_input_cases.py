@@ -23,11 +23,8 @@ from corrupt_files import (
     write_cifar_batch,
 )
 from formats import make_cifar10, make_image_folder, make_mnist, write_idx
-from hostile_cases import build_hostile, hostile_cases
+from hostile_cases import TINY, build_hostile, hostile_cases
 
-TINY = ["trainer.steps=20", "trainer.batch_size=16", "trainer.log_every=5", "trainer.sample_every=10",
-        "trainer.ckpt_every=10", "trainer.progress=false", "model.mlp.hidden=32", "model.conv.channels=8", "model.z_dim=16",
-        "eval.n=200", "eval.at_end=false"]
 MARKER = "PAYLOAD_RAN"  # hostile files create this file in the fixtures folder if anything unpickles them
 
 

@@ -102,7 +102,7 @@ def test_a_search_whose_every_trial_failed_says_so_in_a_paragraph(tmp_path):
                       f"hydra.sweep.dir={tmp_path / 'search'}", env=ONE_THREAD, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert (proc.stdout + proc.stderr).count("Failed experiment: the trial ended without a finite headline metric") == 2
-    assert "every trial of the search failed" in proc.stderr
+    assert "no trial of the search completed" in proc.stderr and "0 of 2 jobs done" in proc.stderr
 
 
 def test_a_sweep_that_cannot_run_is_refused_before_any_job(tmp_path, capsys):

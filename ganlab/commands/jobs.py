@@ -265,3 +265,21 @@ class Jobs(Callback):
             stopping.exit_stopped(Path(str(config.hydra.sweep.dir)), signum)
         if not ok and not is_search(config.hydra):  # a search's failed trials are part of its answer
             raise SystemExit(2)
+
+
+@contextlib.contextmanager
+def every_trial_failed() -> Iterator[None]:
+    """A search whose every trial failed ends with its summary and one paragraph: the Optuna sweeper asks the
+    study for its best trial at the end, which optuna answers with a ValueError when none completed."""
+    try:
+        yield
+    except ValueError as err:
+        sweep = stopping.running_sweep()
+        if sweep is None or "No trials are completed" not in str(err):
+            raise
+        signum = stopping.end_sweep()
+        warn(sweep_summary(sweep)[0])
+        if signum is not None:  # stopped by a signal before any trial completed
+            stopping.exit_stopped(sweep, signum)
+        raise GanlabError("no trial of the search completed (each job's error is above), so the study has no best "
+                          "trial. Fix what they say (or widen the search space) and run the search again.") from err

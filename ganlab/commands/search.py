@@ -12,9 +12,7 @@ exist.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
@@ -116,25 +114,3 @@ def check_search(args: list[str]) -> list[str]:
     quiet_optuna()
     given = any(a.startswith("hydra.sweeper.max_failure_rate=") for a in args)
     return [] if given or sweeper.max_failure_rate else ["hydra.sweeper.max_failure_rate=1.0"]
-
-
-@contextlib.contextmanager
-def every_trial_failed() -> Iterator[None]:
-    """A search whose every trial failed ends with its summary and one paragraph: the Optuna sweeper asks the
-    study for its best trial at the end, which optuna answers with a ValueError when none completed."""
-    try:
-        yield
-    except ValueError as err:
-        from ganlab.commands.jobs import sweep_summary
-        from ganlab.commands.stopping import end_sweep, exit_stopped, running_sweep
-        from ganlab.console import warn
-
-        sweep = running_sweep()
-        if sweep is None or "No trials are completed" not in str(err):
-            raise
-        signum = end_sweep()
-        warn(sweep_summary(sweep)[0])
-        if signum is not None:  # stopped by a signal before any trial completed
-            exit_stopped(sweep, signum)
-        raise GanlabError("no trial of the search completed (each job's error is above), so the study has no best "
-                          "trial. Fix what they say (or widen the search space) and run the search again.") from err

@@ -19,8 +19,8 @@ from ganlab.commands.compose import (
     hydra_errors_raised,
     register_schema,
 )
-from ganlab.commands.jobs import prepare, run_job
-from ganlab.commands.search import check_search, every_trial_failed, objective
+from ganlab.commands.jobs import every_trial_failed, prepare, run_job
+from ganlab.commands.search import check_search, objective
 from ganlab.commands.sweep import AUTO, compared_overrides, finished_run, prepare_job, stopped
 from ganlab.config import guard
 from ganlab.errors import GanlabError
