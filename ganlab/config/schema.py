@@ -2,7 +2,7 @@
 
 Hydra merges every YAML file of ``configs/`` into these dataclasses, so a misspelt key or a value of the wrong
 type stops a run before it starts. The sections whose parts come from a registry (``model``, ``objective``,
-``penalty``, ``data``) hold here the keys all their parts share; a part (a network family, an objective, ...)
+``penalty``, ``data``, ``augment``) hold here the keys all their parts share; a part (a network family, an objective, ...)
 declares the keys only it reads as a dataclass when it registers (see :mod:`ganlab.registry`), and
 :mod:`ganlab.config.parts` gives the section exactly the chosen part's. Ranges live beside each key
 (``field(metadata=...)`` through :func:`key`) and are checked in one pass by :mod:`ganlab.config.checks`.
@@ -91,6 +91,16 @@ class PenaltyConfig:
 class DataConfig:
     name: str = MISSING
     image_size: int | None = key(None, lo=4, hi=1024)  # None keeps the native size
+    # train on this many of the images only: the first N after a shuffle seeded by the run's seed, stratified by
+    # class where there are labels (the same N in every run with that seed); evaluation still uses all the data
+    limit: int | None = key(None, lo=1, hi=1_000_000_000)
+
+
+@dataclass
+class AugmentConfig:
+    """Keys every augmentation reads (each adds its own: ``augment.policy``, ...)."""
+
+    name: str = "none"
 
 
 @dataclass
@@ -138,6 +148,7 @@ class TrainConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
