@@ -55,7 +55,7 @@ class Augment:
         channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
         with torch.autocast(x.device.type, enabled=False):
             out = self.transform(x.float())
-        return out.contiguous(memory_format=torch.channels_last) if channels_last else out
+        return out.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
     def transform(self, x: Tensor) -> Tensor:
         """The augmentation proper, on fp32 images in [-1, 1] (nominally: G's outputs may stray)."""
@@ -99,6 +99,6 @@ def affine(x: Tensor, theta: Tensor) -> Tensor:
     to_norm = torch.tensor([2.0 / w, 2.0 / h], device=x.device)  # pixels -> grid_sample's [-1, 1] units
     scaled = torch.cat([theta[:, :, :2] * to_norm[:, None] / to_norm[None, :], theta[:, :, 2:] * to_norm[:, None]],
                        dim=2)
-    grid = torch.nn.functional.affine_grid(scaled, [n, x.shape[1], h, w], align_corners=False)
+    grid = torch.nn.functional.affine_grid(scaled, [n, x.shape[1], h, w], align_corners=False).to(x.dtype)
     return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
