@@ -210,3 +210,14 @@ def test_a_resumed_run_carries_p_on_exactly(tmp_path: Path):
     for a, b in zip(resumed.G.parameters(), whole.G.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
     assert not math.isclose(float(whole.augment.p), 0.5)
+
+
+def test_a_policy_is_a_list_or_a_quoted_comma_separated_string():
+    """``augment.policy=[color,cutout]`` and ``augment.policy='color,cutout'`` (Hydra reads an unquoted comma as a
+    sweep) name the same ops; a part's own key is set under its name as well."""
+    from ganlab.commands.compose import compose_config
+
+    spellings = ["augment.policy=[color,cutout]", "augment.policy='color,cutout'", "augment.diffaugment.policy=[color,cutout]"]
+    built = [build_augment(compose_config(["augment=diffaugment", s]).augment) for s in spellings]
+    assert all(b.ops == ("color", "cutout") for b in built)
+    assert build_augment(compose_config(["augment=ada"]).augment).ops == GEOMETRIC + COLOUR

@@ -54,7 +54,7 @@ BRIGHTNESS_STD, CONTRAST_STD, SATURATION_STD = 0.2, 0.5, 1.0
 
 @dataclass
 class AdaParams:
-    policy: str = key(",".join(GEOMETRIC + COLOUR), doc=f"comma-separated ops: {', '.join(GEOMETRIC + COLOUR)}")
+    policy: Any = key(",".join(GEOMETRIC + COLOUR), doc=f"the ops, a list or a string: {', '.join(GEOMETRIC + COLOUR)}")
     target: float = key(0.6, above=0, below=1, doc="the r_t = E[sign(D(real))] that p is tuned to hold")
     speed: float = key(100_000, above=0, hi=1e12, doc="real images D judges for p to go from 0 to 1 (at most)")
     interval: int = key(4, lo=1, hi=1_000_000, doc="generator steps between adjustments of p")
@@ -74,7 +74,7 @@ class ADA(Augment):
     identity = False
     adaptive = True
 
-    def __init__(self, policy: str = AdaParams.policy, target: float = 0.6, speed: float = 100_000,
+    def __init__(self, policy: Any = AdaParams.policy, target: float = 0.6, speed: float = 100_000,
                  interval: int = 4, p: float = 0.0):
         self.ops = parse_policy(policy, GEOMETRIC + COLOUR, self.name)
         self.target, self.speed, self.interval = float(target), float(speed), int(interval)

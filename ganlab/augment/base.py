@@ -23,17 +23,19 @@ from ganlab.shares import ALL, Share
 Stats = dict[str, Tensor]
 
 
-def parse_policy(policy: str, ops: tuple[str, ...], part: str) -> tuple[str, ...]:
-    """A comma-separated list of op names (``augment.policy``), each one of ``ops``; an unknown or repeated
-    name is a GanlabError naming the valid ones. An empty policy is refused: ``augment=none`` says that."""
-    names = tuple(w.strip() for w in str(policy).split(",") if w.strip())
+def parse_policy(policy: Any, ops: tuple[str, ...], part: str) -> tuple[str, ...]:
+    """The op names of ``augment.policy``: a list (``augment.policy=[color,cutout]`` on the command line) or one
+    comma-separated string (``augment.policy='color,cutout'``, quoted there: Hydra reads an unquoted comma as a
+    sweep), each one of ``ops``; an unknown or repeated name, or none, is a GanlabError naming the valid ones."""
+    words = str(policy).split(",") if isinstance(policy, str) else [str(w) for w in policy]
+    names = tuple(w.strip() for w in words if w.strip())
     unknown = [n for n in names if n not in ops]
     if unknown or not names or len(set(names)) != len(names):
         what = (f"has no op '{unknown[0]}'" if unknown else "names no op" if not names
                 else "names an op twice")
-        raise GanlabError(f"augment.policy={policy}: augment={part} {what}. Its ops: {', '.join(ops)} (a "
-                          f"comma-separated list, e.g. augment.policy={','.join(ops[:2])}); augment=none trains "
-                          "without augmentation.")
+        shown = policy if isinstance(policy, str) else f"[{','.join(words)}]"
+        raise GanlabError(f"augment.policy={shown}: augment={part} {what}. Its ops: {', '.join(ops)} (a list, e.g. "
+                          f"augment.policy=[{','.join(ops[:2])}]); augment=none trains without augmentation.")
     return names
 
 

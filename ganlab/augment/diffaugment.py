@@ -16,6 +16,7 @@ The paper's CIFAR-10 setting is ``color,translation,cutout`` (the default here).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,8 @@ CUTOUT = 0.5  # the side of the cut square, as a share of the image's
 
 @dataclass
 class DiffAugmentParams:
-    policy: str = key("color,translation,cutout", doc="comma-separated ops: color, translation, cutout")
+    policy: Any = key("color,translation,cutout", doc="the ops, a list ([color,cutout]) or a string: color, "
+                      "translation, cutout")
 
 
 def color(aug: Augment, x: Tensor) -> Tensor:
@@ -79,7 +81,7 @@ class DiffAugment(Augment):
     name = "diffaugment"
     identity = False
 
-    def __init__(self, policy: str = "color,translation,cutout"):
+    def __init__(self, policy: Any = "color,translation,cutout"):
         self.ops = parse_policy(policy, tuple(OPS), self.name)
 
     def transform(self, x: Tensor) -> Tensor:
