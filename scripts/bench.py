@@ -24,6 +24,7 @@ through /proc/self/clear_refs after malloc_trim), and on CUDA the MFU of each mo
     python scripts/bench.py --json bench.json                 # CPU, every case (4-6 minutes on 2 busy cores)
     python scripts/bench.py --device cuda --json bench.json   # eager and graphs; --compile adds the compiled modes
     python scripts/bench.py --cases gan --rounds 3 --steps 20
+    python scripts/bench.py --cases dcgan,dcgan+diffaugment,dcgan+ada --batches 64   # what augmentation costs
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ CASES = [
     Case("dcgan", "dcgan", 64, ["data=mnist", "data.image_size=32"], 4),
     Case("dcgan", "dcgan", 256, ["data=mnist", "data.image_size=32"], 2),
     Case("wgan_gp", "wgan_gp", 64, ["data=mnist", "data.image_size=32"], 2),
+    # the dcgan batch-64 step with each augmentation: its cost, against the dcgan row (see augment_costs)
+    Case("dcgan+diffaugment", "dcgan", 64, ["data=mnist", "data.image_size=32", "augment=diffaugment"], 4),
+    Case("dcgan+ada", "dcgan", 64, ["data=mnist", "data.image_size=32", "augment=ada", "augment.p=0.5"], 4),
 ]
 
 
@@ -504,12 +508,29 @@ def print_table(rows: list[dict], modes: list[str]) -> None:
           "of this machine's measured matmul peak are shown; FLOPs counted on the eager step.")
 
 
+def augment_costs(rows: list[dict]) -> list[dict]:
+    """What each augmentation adds to a step: a ``<model>+<augment>`` row's ms/step against the ``<model>`` row's at
+    the same batch, mode by mode, each through its ratio to the textbook loop timed beside it (so that the load of
+    a shared machine, which slows both loops of a case alike, cancels)."""
+    out = []
+    for row in rows:
+        base = next((r for r in rows if "+" in row["model"] and r["model"] == row["model"].split("+")[0]
+                     and r["batch"] == row["batch"] and r["device"] == row["device"]), None)
+        for mode, v in row["modes"].items() if base else []:
+            plain = base["modes"].get(mode, {})
+            if "ratio" in v and "ratio" in plain:
+                out.append({"case": row["model"], "batch": row["batch"], "mode": mode,
+                            "cost": round(plain["ratio"] / v["ratio"] - 1, 4)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--cases", default="gan,dcgan,wgan_gp",
-                        help="comma-separated models to run (gan, dcgan, wgan_gp); default all")
+    parser.add_argument("--cases", default=",".join(dict.fromkeys(c.name for c in CASES)),
+                        help=f"comma-separated cases to run ({', '.join(dict.fromkeys(c.name for c in CASES))}); "
+                             "default all")
     parser.add_argument("--batches", default=None, help="comma-separated batch sizes to keep (default: every case's)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per case (default 5)")
     parser.add_argument("--steps", type=int, default=None,
@@ -547,7 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.cases.split(",")
     unknown = set(wanted) - {c.name for c in CASES}
     if unknown:
-        parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; choose from gan, dcgan, wgan_gp")
+        parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; choose from "
+                     f"{', '.join(dict.fromkeys(c.name for c in CASES))}")
 
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{os.cpu_count()} CPU cores"
     print(f"ganlab bench: torch {torch.__version__}, {where}, {torch.get_num_threads()} threads "
@@ -571,9 +593,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
     print()
     print_table(rows, args.modes)
+    costs = augment_costs(rows)
+    for c in costs:
+        print(f"augmentation: {c['case']} batch {c['batch']} ({c['mode']}): {100 * c['cost']:+.1f} % ms a step "
+              f"against {c['case'].split('+')[0]}'s (through each one's ratio to the textbook loop)")
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps({"peak_gflop_per_s": peaks, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"peak_gflop_per_s": peaks, "rows": rows, "augment_costs": costs}, indent=2)
+                             + "\n")
         print(f"wrote {args.json}")
     return 0
 

@@ -95,7 +95,6 @@ class ADA(Augment):
         """Each image's affine map (N, 2, 3), in pixels about the image's centre: the geometric ops composed."""
         matrix = torch.eye(2, device=device).expand(n, 2, 2)
         shift = torch.zeros(n, 2, device=device)
-        size = torch.tensor([w, h], device=device, dtype=torch.float32)
         for op in (o for o in GEOMETRIC if o in self.ops):
             on, u = self._applied(n, device), self.draw(n, 2, device=device)
             if op == "xflip":
@@ -104,9 +103,9 @@ class ADA(Augment):
             elif op == "rotate90":
                 step = _rotation(on * (u[:, 0] * 4).floor() * (math.pi / 2)).round()
             elif op in ("xint", "xfrac"):
-                moved = ((u * 2 - 1) * XINT * size).round() if op == "xint" else (
-                    self.draw(n, 2, device=device, normal=True) * XFRAC_STD * size)
-                shift = shift + on[:, None] * moved
+                v = (u * 2 - 1) * XINT if op == "xint" else self.draw(n, 2, device=device, normal=True) * XFRAC_STD
+                moved = torch.stack([v[:, 0] * w, v[:, 1] * h], -1)  # in pixels
+                shift = shift + on[:, None] * (moved.round() if op == "xint" else moved)
                 continue
             elif op == "scale":
                 s = lognormal(self.draw(n, device=device, normal=True), SCALE_STD) ** on

@@ -98,9 +98,9 @@ def affine(x: Tensor, theta: Tensor) -> Tensor:
     """``x`` resampled through ``theta`` (N, 2, 3), which maps each output position to the input position it
     reads, in pixel units about the image centre; bilinear, mirroring the image beyond its border."""
     n, _, h, w = x.shape
-    to_norm = torch.tensor([2.0 / w, 2.0 / h], device=x.device)  # pixels -> grid_sample's [-1, 1] units
-    scaled = torch.cat([theta[:, :, :2] * to_norm[:, None] / to_norm[None, :], theta[:, :, 2:] * to_norm[:, None]],
-                       dim=2)
+    sx, sy = 2.0 / w, 2.0 / h  # pixels -> grid_sample's [-1, 1] units (Python numbers: no copy to the device)
+    scaled = torch.stack([torch.stack([theta[:, 0, 0], theta[:, 0, 1] * (sx / sy), theta[:, 0, 2] * sx], -1),
+                          torch.stack([theta[:, 1, 0] * (sy / sx), theta[:, 1, 1], theta[:, 1, 2] * sy], -1)], 1)
     grid = torch.nn.functional.affine_grid(scaled, [n, x.shape[1], h, w], align_corners=False).to(x.dtype)
     return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
