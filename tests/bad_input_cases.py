@@ -239,7 +239,7 @@ def cases(fx: dict[str, str]) -> list[Case]:
         ("augment=ada augment.speed=0", "augment.speed"), ("augment=ada augment.p=2", "augment.p"),
         ("augment=ada objective=wasserstein", "augment=diffaugment"), ("augment.target=0.5", "augment=ada"),
         ("data.limit=0", "data.limit"), ("data.limit=100000", "1,797 training images"),
-        ("data=grid25 data.limit=100", "draws a fresh sample"))]
+        ("data=grid25 data.limit=100", "applies to data="))]
     out += [Case("train: unknown keys", (*t, a), needle=n) for a, n in (
         ("+trainer.stepz=10", "Did you mean 'trainer.steps'"), ("trainer.stepz=10", "trainer.stepz"),
         ("+sead=1", "Did you mean 'seed'"), ("sead=1", "sead"), ("++sead=1", "sead"), ("+model.widht=3", "model.widht"),

@@ -91,9 +91,6 @@ class PenaltyConfig:
 class DataConfig:
     name: str = MISSING
     image_size: int | None = key(None, lo=4, hi=1024)  # None keeps the native size
-    # train on this many of the images only: the first N after a shuffle seeded by the run's seed, stratified by
-    # class where there are labels (the same N in every run with that seed); evaluation still uses all the data
-    limit: int | None = key(None, lo=1, hi=1_000_000_000)
 
 
 @dataclass

@@ -27,7 +27,15 @@ IMAGE_EVAL_SAMPLES = 10_000  # samples per evaluation of image data (FID's custo
 
 
 @dataclass
-class FileParams:
+class LimitParams:
+    """The key of every data set of stored images."""
+
+    limit: int | None = key(None, lo=1, hi=1_000_000_000, doc="train on this many of the images only (the same "
+                            "ones for a seed, by class in proportion); evaluation still compares with all of them")
+
+
+@dataclass
+class FileParams(LimitParams):
     """Keys of the data sets read from files in torchvision's layout."""
 
     root: str = key("data", doc="the folder holding <root>/MNIST/raw, <root>/cifar-10-batches-py, ...")
