@@ -92,7 +92,10 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "steps": runs[0]["steps"],
                     "fid_classifier": _mean_sd([r["fid_classifier"] for r in runs]),
                     "class_kl": _mean_sd([r["class_kl"] for r in runs]),
-                    "cpu_minutes": _mean_sd([r["cpu_seconds"] / 60 for r in runs if r["cpu_seconds"] is not None]),
+                    # a run resumed after a stop counts only its last process's time: left out here
+                    "cpu_minutes": _mean_sd([r["cpu_seconds"] / 60 for r in runs
+                                             if r["cpu_seconds"] is not None and not r["first_step"]]),
+                    "timed_runs": sum(1 for r in runs if r["cpu_seconds"] is not None and not r["first_step"]),
                     "reference_fid": runs[0]["reference"]["fid_classifier"]})
     for line in out:
         base = next((o for o in out if (o["data"], o["limit"], o["augment"]) == (line["data"], line["limit"], "none")), None)
@@ -105,13 +108,15 @@ def _pm(value: tuple[float, float] | None, digits: int) -> str:
 
 
 def table(lines: list[dict[str, Any]]) -> str:
-    head = ["| data | N | augment | seeds | steps | fid_classifier ↓ | class_kl ↓ | vs none | CPU min/run |",
+    head = ["| data | N | augment | seeds | steps | fid_classifier ↓ | class_kl ↓ | fid vs none | CPU min/run |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for s in lines:
         change = "–" if s["fid_reduction"] is None or s["augment"] == "none" else f"{-100 * s['fid_reduction']:+.0f} %"
+        timed = "" if s["timed_runs"] == len(s["seeds"]) else f" ({s['timed_runs']} of {len(s['seeds'])} runs)"
         head.append(f"| {s['data']} | {s['limit']:,} | {s['augment']} | {','.join(map(str, s['seeds']))} | "
                     f"{s['steps']:,} | {_pm(s['fid_classifier'], 1)} | {_pm(s['class_kl'], 3)} | {change} | "
-                    f"{_pm(s['cpu_minutes'], 1)} |")
+                    f"{_pm(s['cpu_minutes'], 1)}{timed} |")
+    head.append("CPU min/run: the CPU time of runs trained in one process (a run stopped and resumed is left out).")
     return "\n".join(head)
 
 
@@ -120,9 +125,10 @@ def targets(lines: list[dict[str, Any]]) -> list[str]:
     out = []
     for s in lines:
         if s["limit"] == TARGET_LIMIT and s["augment"] != "none" and s["fid_reduction"] is not None:
-            ok = s["fid_reduction"] >= TARGET
-            out.append(f"{s['data']} N={s['limit']} {s['augment']}: fid_classifier {100 * s['fid_reduction']:.0f} % "
-                       f"below none -> {'met' if ok else 'MISSED'} (>= {100 * TARGET:.0f} %)")
+            ok, change = s["fid_reduction"] >= TARGET, 100 * s["fid_reduction"]
+            out.append(f"{s['data']} N={s['limit']} {s['augment']}: fid_classifier {abs(change):.0f} % "
+                       f"{'below' if change >= 0 else 'above'} none's -> {'met' if ok else 'MISSED'} (target: >= "
+                       f"{100 * TARGET:.0f} % below)")
     return out
 
 
