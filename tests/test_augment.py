@@ -15,6 +15,7 @@ from torch import nn
 
 from ganlab.augment import build_augment
 from ganlab.augment.ada import COLOUR, GEOMETRIC, XINT
+from ganlab.augment.base import Augment
 from ganlab.augment.diffaugment import OPS, TRANSLATION
 from ganlab.data import ImageTensors
 from ganlab.objectives import build_objective, build_penalty
@@ -221,3 +222,36 @@ def test_a_policy_is_a_list_or_a_quoted_comma_separated_string():
     built = [build_augment(compose_config(["augment=diffaugment", s]).augment) for s in spellings]
     assert all(b.ops == ("color", "cutout") for b in built)
     assert build_augment(compose_config(["augment=ada"]).augment).ops == GEOMETRIC + COLOUR
+
+
+class Marking(Augment):
+    """An augmentation that moves every image far out of [-1, 1], so that D can tell what went through it."""
+
+    name, identity = "marking", False
+
+    def transform(self, x):
+        return x + 10
+
+
+class RecordingD(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w, self.seen = nn.Linear(64, 1), []
+
+    def forward(self, x, y=None):
+        self.seen.append(float(x.detach().min()))
+        return self.w(x.flatten(1)).view(-1)
+
+
+@pytest.mark.parametrize(("objective", "penalty"), [("non_saturating", "r1"), ("rpgan", "r1r2"), ("wasserstein", "gp")])
+def test_d_sees_only_augmented_images_in_every_evaluation(objective, penalty):
+    """The D phase's real and fake batches, the G phase's fakes, a relativistic objective's real batch and the
+    penalty's points all reach D through the augmentation."""
+    torch.manual_seed(0)
+    G, D = TinyG(), RecordingD()
+    data = ImageTensors("tiny", torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8), None)
+    step = GANStep(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()), build_objective(objective),
+                   build_penalty(penalty), n_critic=2, batch_size=8, augment=Marking())
+    step(data)
+    calls = 2 * 2 + 2 * (2 if penalty == "r1r2" else 1) + 1 + (objective == "rpgan")
+    assert len(D.seen) == calls and min(D.seen) >= 9
