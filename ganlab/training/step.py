@@ -72,7 +72,9 @@ class GANStep:
     ``compiled``: optional ``(G, D)`` forward functions (from :func:`compile_networks`, or DistributedDataParallel
     wrappers) used in place of the modules' own forwards for the adversarial terms. ``share``: the rows of each
     globally drawn batch this process trains on (see :mod:`ganlab.shares`). ``ema``: G's moving average, updated
-    after each step.
+    after each step. ``augment``: applied to every batch before D sees it (both phases, a relativistic
+    objective's real batch, the penalty's points through :class:`AugmentedD`), told D's verdicts on the real
+    images (``Augment/rt``, where the objective says where D cannot tell real from fake) to adapt by.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
