@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # ganlab from this checkout
@@ -64,12 +65,36 @@ def warm_classifier(data: str, root: str, cache: str | None) -> None:
         load_or_train_classifier(judged, judged.test_split(), Path(cache) if cache else default_cache_dir())
 
 
-def rows_of(sweep: Path) -> list[dict[str, Any]]:
-    """zoo.py's row of each job (status, time, metrics) with its augmentation, seed and image budget."""
+def nearest_ratio(run: Path, cfg: dict[str, Any], root: str, n: int = 1000) -> float | None:
+    """How much nearer G's samples lie to the images it trained on than to images it never saw: the mean L2
+    distance of ``n`` samples (seed 0) to their nearest training image, over the same to their nearest held-out
+    image, as many of each (at most the budget N). About 1: G draws like the data; well below 1: near copies."""
+    from omegaconf import OmegaConf
+
+    import ganlab
+    from ganlab.data import ImageTensors, load_dataset
+
+    data = load_dataset(OmegaConf.create({**cfg["data"], "root": root}), seed=int(cfg["seed"]))
+    held = data.held_out(len(data)) if isinstance(data, ImageTensors) else None
+    if held is None:
+        return None
+    k = min(len(data), len(held[0]))
+    train = ImageTensors.normalise(data.images[:k]).flatten(1)
+    with torch.no_grad():
+        fake = ganlab.load_generator(run).sample(n, seed=0).flatten(1)
+        near = [torch.cdist(fake, ref).min(dim=1).values.mean() for ref in (train, held[0][:k].flatten(1))]
+    return float(near[0] / near[1])
+
+
+def rows_of(sweep: Path, root: str) -> list[dict[str, Any]]:
+    """zoo.py's row of each job (status, time, metrics) with its augmentation, seed, image budget and, once done,
+    how near its samples lie to its training images (:func:`nearest_ratio`)."""
     rows = []
     for row in collect(sweep):
         cfg = yaml.safe_load((Path(row["run"]) / ".hydra" / "config.yaml").read_text())
-        rows.append({**row, "augment": cfg["augment"]["name"], "seed": cfg["seed"], "limit": cfg["data"]["limit"]})
+        near = nearest_ratio(Path(row["run"]), cfg, root) if row["status"] == "done" else None
+        rows.append({**row, "augment": cfg["augment"]["name"], "seed": cfg["seed"], "limit": cfg["data"]["limit"],
+                     "nearest_ratio": near})
     return rows
 
 
@@ -92,6 +117,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "steps": runs[0]["steps"],
                     "fid_classifier": _mean_sd([r["fid_classifier"] for r in runs]),
                     "class_kl": _mean_sd([r["class_kl"] for r in runs]),
+                    "nearest_ratio": _mean_sd([r["nearest_ratio"] for r in runs if r["nearest_ratio"] is not None]),
                     # a run resumed after a stop counts only its last process's time: left out here
                     "cpu_minutes": _mean_sd([r["cpu_seconds"] / 60 for r in runs
                                              if r["cpu_seconds"] is not None and not r["first_step"]]),
@@ -108,15 +134,17 @@ def _pm(value: tuple[float, float] | None, digits: int) -> str:
 
 
 def table(lines: list[dict[str, Any]]) -> str:
-    head = ["| data | N | augment | seeds | steps | fid_classifier ↓ | class_kl ↓ | fid vs none | CPU min/run |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    head = ["| data | N | augment | seeds | steps | fid_classifier ↓ | class_kl ↓ | fid vs none | nearest: train / "
+            "held-out | CPU min/run |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for s in lines:
         change = "–" if s["fid_reduction"] is None or s["augment"] == "none" else f"{-100 * s['fid_reduction']:+.0f} %"
         timed = "" if s["timed_runs"] == len(s["seeds"]) else f" ({s['timed_runs']} of {len(s['seeds'])} runs)"
         head.append(f"| {s['data']} | {s['limit']:,} | {s['augment']} | {','.join(map(str, s['seeds']))} | "
                     f"{s['steps']:,} | {_pm(s['fid_classifier'], 1)} | {_pm(s['class_kl'], 3)} | {change} | "
-                    f"{_pm(s['cpu_minutes'], 1)}{timed} |")
-    head.append("CPU min/run: the CPU time of runs trained in one process (a run stopped and resumed is left out).")
+                    f"{_pm(s['nearest_ratio'], 3)} | {_pm(s['cpu_minutes'], 1)}{timed} |")
+    head.append("nearest: the mean distance of 1,000 samples to their nearest training image over that to their nearest "
+                "held-out image (below 1: near copies of the training set). CPU min/run: the CPU time of runs trained "
+                "in one process (a run stopped and resumed is left out).")
     return "\n".join(head)
 
 
@@ -177,7 +205,7 @@ def main() -> int:
             cmd = sweep_command(data, limit, a)
             print("$ " + " ".join(cmd), flush=True)
             failed |= subprocess.run(cmd).returncode != 0
-    rows = [r for d in datasets for n in limits for r in rows_of(Path(a.out) / f"{d}_{n}")]
+    rows = [r for d in datasets for n in limits for r in rows_of(Path(a.out) / f"{d}_{n}", a.root)]
     lines = summarise(rows)
     print()
     print(table(lines))
