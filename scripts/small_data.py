@@ -93,8 +93,10 @@ def rows_of(sweep: Path, root: str) -> list[dict[str, Any]]:
     for row in collect(sweep):
         cfg = yaml.safe_load((Path(row["run"]) / ".hydra" / "config.yaml").read_text())
         near = nearest_ratio(Path(row["run"]), cfg, root) if row["status"] == "done" else None
-        rows.append({**row, "augment": cfg["augment"]["name"], "seed": cfg["seed"], "limit": cfg["data"]["limit"],
-                     "nearest_ratio": near})
+        overrides = yaml.safe_load((Path(row["run"]) / ".hydra" / "overrides.yaml").read_text())
+        keys = [o for o in overrides if o.startswith("augment.")]  # an arm of its own: augment.policy=[color], ...
+        rows.append({**row, "augment": cfg["augment"]["name"], "arm": " ".join([cfg["augment"]["name"], *keys]),
+                     "seed": cfg["seed"], "limit": cfg["data"]["limit"], "nearest_ratio": near})
     return rows
 
 
@@ -110,10 +112,12 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     for r in rows:
         if r["status"] == "done" and r["fid_classifier"] is not None:
-            groups.setdefault((r["data"], r["limit"], r["augment"]), []).append(r)
+            groups.setdefault((r["data"], r["limit"], r["arm"]), []).append(r)
     out = []
-    for (data, limit, augment), runs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], AUGMENTS.index(kv[0][2]))):
-        out.append({"data": data, "limit": limit, "augment": augment, "seeds": sorted(r["seed"] for r in runs),
+    for (data, limit, arm), runs in sorted(groups.items(), key=lambda kv: (
+            kv[0][0], kv[0][1], AUGMENTS.index(kv[1][0]["augment"]), kv[0][2])):
+        out.append({"data": data, "limit": limit, "augment": runs[0]["augment"], "arm": arm,
+                    "seeds": sorted(r["seed"] for r in runs),
                     "steps": runs[0]["steps"],
                     "fid_classifier": _mean_sd([r["fid_classifier"] for r in runs]),
                     "class_kl": _mean_sd([r["class_kl"] for r in runs]),
@@ -124,7 +128,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "timed_runs": sum(1 for r in runs if r["cpu_seconds"] is not None and not r["first_step"]),
                     "reference_fid": runs[0]["reference"]["fid_classifier"]})
     for line in out:
-        base = next((o for o in out if (o["data"], o["limit"], o["augment"]) == (line["data"], line["limit"], "none")), None)
+        base = next((o for o in out if (o["data"], o["limit"], o["arm"]) == (line["data"], line["limit"], "none")), None)
         line["fid_reduction"] = (1 - line["fid_classifier"][0] / base["fid_classifier"][0]) if base else None
     return out
 
@@ -139,7 +143,7 @@ def table(lines: list[dict[str, Any]]) -> str:
     for s in lines:
         change = "–" if s["fid_reduction"] is None or s["augment"] == "none" else f"{-100 * s['fid_reduction']:+.0f} %"
         timed = "" if s["timed_runs"] == len(s["seeds"]) else f" ({s['timed_runs']} of {len(s['seeds'])} runs)"
-        head.append(f"| {s['data']} | {s['limit']:,} | {s['augment']} | {','.join(map(str, s['seeds']))} | "
+        head.append(f"| {s['data']} | {s['limit']:,} | {s['arm']} | {','.join(map(str, s['seeds']))} | "
                     f"{s['steps']:,} | {_pm(s['fid_classifier'], 1)} | {_pm(s['class_kl'], 3)} | {change} | "
                     f"{_pm(s['nearest_ratio'], 3)} | {_pm(s['cpu_minutes'], 1)}{timed} |")
     head.append("nearest: the mean distance of 1,000 samples to their nearest training image over that to their nearest "
@@ -154,7 +158,7 @@ def targets(lines: list[dict[str, Any]]) -> list[str]:
     for s in lines:
         if s["limit"] == TARGET_LIMIT and s["augment"] != "none" and s["fid_reduction"] is not None:
             ok, change = s["fid_reduction"] >= TARGET, 100 * s["fid_reduction"]
-            out.append(f"{s['data']} N={s['limit']} {s['augment']}: fid_classifier {abs(change):.0f} % "
+            out.append(f"{s['data']} N={s['limit']} {s['arm']}: fid_classifier {abs(change):.0f} % "
                        f"{'below' if change >= 0 else 'above'} none's -> {'met' if ok else 'MISSED'} (target: >= "
                        f"{100 * TARGET:.0f} % below)")
     return out
