@@ -24,6 +24,7 @@ through /proc/self/clear_refs after malloc_trim), and on CUDA the MFU of each mo
     python scripts/bench.py --json bench.json                 # CPU, every case (4-6 minutes on 2 busy cores)
     python scripts/bench.py --device cuda --json bench.json   # eager and graphs; --compile adds the compiled modes
     python scripts/bench.py --cases gan --rounds 3 --steps 20
+    python scripts/bench.py --cases dcgan --batches 64 --augments diffaugment,ada   # what augmentation costs
 """
 
 from __future__ import annotations
@@ -328,6 +329,7 @@ class Loop:
     finish: Callable[[], None] | None
     cudnn_benchmark: bool
     ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)  # this process's CPU time a step (a busy machine's wait left out)
     peak_mb: float = 0.0
     flops: int = 0
 
@@ -393,19 +395,21 @@ def warmup_steps(cfg) -> int:
 
 
 def build_trainer(case: Case, args: argparse.Namespace, root: Path, mode: str) -> Trainer:
-    graphs, compiled = MODES[mode]
+    """ganlab's trainer for a case in ``mode`` (``<mode>:<augment>``: with that augmentation)."""
+    step_mode, _, augment = mode.partition(":")
+    graphs, compiled = MODES[step_mode]
     overrides = [f"model={case.model}", *case.overrides, f"data.mnist.root={root}", f"trainer.batch_size={case.batch}",
                  f"device.type={args.device}", f"trainer.compile={str(compiled).lower()}",
-                 f"trainer.cuda_graphs={graphs}", *args.override]
+                 f"trainer.cuda_graphs={graphs}", *([f"augment={augment}"] if augment else []), *args.override]
     torch.manual_seed(0)
-    return Trainer(compose_config(overrides), root / f"run_{mode}")
+    return Trainer(compose_config(overrides), root / f"run_{mode.replace(':', '_')}")
 
 
 def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, float]) -> dict:
     """Time the reference loop and ganlab's step in each of ``args.modes`` on the same networks (each mode its
     own trainer, from the same seed); a mode that fails to build or to run is reported with its error."""
     device = torch.device(args.device)
-    trainers = {mode: build_trainer(case, args, root, mode) for mode in args.modes}
+    trainers = {mode: build_trainer(case, args, root, mode) for mode in all_modes(args)}
     first = trainers[args.modes[0]]
     cfg = first.cfg
     workers = args.ref_workers if args.ref_workers is not None else (2 if device.type == "cuda" else 0)
@@ -444,7 +448,9 @@ def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, 
     for r in range(args.rounds):
         for loop in loops if r % 2 == 0 else loops[::-1]:  # alternate which loop runs first
             with loop.active(), PeakMemory(device) as mem:
+                cpu = time.process_time()
                 loop.ms.append(1e3 * timed(loop.step, steps, device, loop.finish))
+                loop.cpu_ms.append(1e3 * (time.process_time() - cpu) / steps)
             loop.peak_mb = max(loop.peak_mb, mem.mb)
     if args.profile:
         for loop in loops:
@@ -461,12 +467,18 @@ def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, 
         ms = statistics.median(loop.ms)
         achieved = flops / (ms / 1e3) / 1e9  # GFLOP/s
         modes[loop.name] = {
-            "ms_per_step": round(ms, 3), "img_per_s": round(images / ms * 1e3, 1),
+            "ms_per_step": round(ms, 3), "cpu_ms_per_step": round(statistics.median(loop.cpu_ms), 3),
+            "img_per_s": round(images / ms * 1e3, 1),
             "ratio": round(statistics.median(r / o for r, o in zip(ref_loop.ms, loop.ms, strict=True)), 3),
             "ratios": [round(r / o, 3) for r, o in zip(ref_loop.ms, loop.ms, strict=True)],
             "mfu": None if peak is None else round(achieved / (peak * 1e3), 5),
             "gflop_per_s": round(achieved, 2), "peak_fraction": round(achieved / peaks[precision], 5),
             "peak_mem_mb": round(loop.peak_mb, 1)}
+        plain = next((lp for lp in loops if lp.name == loop.name.partition(":")[0]), None)
+        if ":" in loop.name and plain is not None:  # the augmentation's cost: paired with the plain step's rounds,
+            # in CPU time on the CPU (wall time there is mostly other processes' load), in wall time on CUDA
+            ours, theirs = (loop.cpu_ms, plain.cpu_ms) if device.type == "cpu" else (loop.ms, plain.ms)
+            modes[loop.name]["cost"] = round(statistics.median(a / b for a, b in zip(ours, theirs, strict=True)) - 1, 4)
     modes.update({name: {"error": err} for name, err in errors.items() if name != "reference"})
     ref_ms = statistics.median(ref_loop.ms)
     return {
@@ -476,6 +488,11 @@ def run_case(case: Case, args: argparse.Namespace, root: Path, peaks: dict[str, 
         "ref_img_per_s": round(images / ref_ms * 1e3, 1), "ref_peak_mem_mb": round(ref_loop.peak_mb, 1),
         "peak_gflop_per_s": round(peaks[precision], 1), "modes": modes,
     }
+
+
+def all_modes(args: argparse.Namespace) -> list[str]:
+    """The modes timed: each of ``--modes``, then each again with each of ``--augments`` (``eager:ada``)."""
+    return [*args.modes, *(f"{m}:{a}" for a in args.augments for m in args.modes)]
 
 
 def print_table(rows: list[dict], modes: list[str]) -> None:
@@ -508,8 +525,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--cases", default="gan,dcgan,wgan_gp",
-                        help="comma-separated models to run (gan, dcgan, wgan_gp); default all")
+    parser.add_argument("--cases", default=",".join(dict.fromkeys(c.name for c in CASES)),
+                        help=f"comma-separated cases to run ({', '.join(dict.fromkeys(c.name for c in CASES))}); "
+                             "default all")
     parser.add_argument("--batches", default=None, help="comma-separated batch sizes to keep (default: every case's)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per case (default 5)")
     parser.add_argument("--steps", type=int, default=None,
@@ -527,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"ganlab's modes to time, comma-separated, of {', '.join(MODES)} (default: eager on "
                              "CPU; eager,graphs on CUDA)")
     parser.add_argument("--compile", action="store_true", help="add the compiled modes (torch.compile)")
+    parser.add_argument("--augments", default="",
+                        help="also time each mode with these augmentations (augment=<name>, comma-separated), in the "
+                             "same rounds: the cost is the median of the rounds' ratios to the plain step")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the device's peak, for MFU")
     parser.add_argument("--override", action="append", default=[], help="an extra ganlab config override")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
@@ -534,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the rows to this JSON file")
     args = parser.parse_args(argv)
     args.modes = (args.modes or ("eager,graphs" if args.device == "cuda" else "eager")).split(",")
+    args.augments = [a for a in args.augments.split(",") if a]
     if args.compile:
         args.modes += [m for m in ("compile", "compile+graphs") if m not in args.modes and (
             args.device == "cuda" or "graphs" not in m)]
@@ -547,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.cases.split(",")
     unknown = set(wanted) - {c.name for c in CASES}
     if unknown:
-        parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; choose from gan, dcgan, wgan_gp")
+        parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; choose from "
+                     f"{', '.join(dict.fromkeys(c.name for c in CASES))}")
 
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{os.cpu_count()} CPU cores"
     print(f"ganlab bench: torch {torch.__version__}, {where}, {torch.get_num_threads()} threads "
@@ -570,7 +593,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ref {row['ref_ms_per_step']:.2f} ms/step; {timings}; {time.perf_counter() - t0:.0f} s", flush=True)
             rows.append(row)
     print()
-    print_table(rows, args.modes)
+    print_table(rows, all_modes(args))
+    for r in rows:
+        for m, v in r["modes"].items():
+            if "cost" in v:
+                what = "CPU time" if r["device"] == "cpu" else "time"
+                print(f"{r['model']} batch {r['batch']}, augment={m.partition(':')[2]}: {100 * v['cost']:+.1f} % {what} "
+                      f"a step against the {m.partition(':')[0]} step without it (median of the rounds' ratios)")
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({"peak_gflop_per_s": peaks, "rows": rows}, indent=2) + "\n")

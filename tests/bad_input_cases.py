@@ -230,6 +230,15 @@ def cases(fx: dict[str, str]) -> list[Case]:
         ("penalty=gp penalty.every=0", "penalty.every"), ("model=wgan penalty.every=4", "not to penalty=clip"),
         ("model=wgan penalty.bound=0", "penalty.bound"), ("objective=hinge objective.non_saturating=false", "objective"),
         ("penalty=none penalty.weight=3", "penalty.weight"))]
+    out += [Case("train: augment, data.limit", (*t, *a.split()), needle=n) for a, n in (
+        ("augment=flip", "diffaugment"), ("augment=diffaugment augment.policy=[color,zoom]", "has no op 'zoom'"),
+        ("augment=diffaugment augment.policy=[color,color]", "names an op twice"),
+        ("augment=ada augment.policy=[]", "names no op"), ("augment=ada augment.policy=','", "names no op"), ("data=grid25 augment=diffaugment", "augment=none"),
+        ("augment=ada augment.target=1.5", "augment.target"), ("augment=ada augment.target=0", "augment.target"),
+        ("augment=ada augment.speed=0", "augment.speed"), ("augment=ada augment.p=2", "augment.p"),
+        ("augment=ada objective=wasserstein", "augment=diffaugment"), ("augment.target=0.5", "augment=ada"),
+        ("data.limit=0", "data.limit"), ("data.limit=100000", "1,797 training images"),
+        ("data=grid25 data.limit=100", "applies to data="))]
     out += [Case("train: unknown keys", (*t, a), needle=n) for a, n in (
         ("+trainer.stepz=10", "Did you mean 'trainer.steps'"), ("trainer.stepz=10", "trainer.stepz"),
         ("+sead=1", "Did you mean 'seed'"), ("sead=1", "sead"), ("++sead=1", "sead"), ("+model.widht=3", "model.widht"),

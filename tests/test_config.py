@@ -116,13 +116,13 @@ def test_each_part_section_holds_exactly_its_chosen_parts_keys():
     with that part's defaults: nothing of the parts not chosen."""
     conv = composed("model=dcgan", "data=mnist")  # model.arch=auto: conv nets for images
     assert "channels" in conv["model"] and not {"hidden", "layers", "d_dropout"} & conv["model"].keys()
-    assert {k for k in conv["data"] if k not in ("name", "image_size")} == {"root", "download"}
+    assert {k for k in conv["data"] if k not in ("name", "image_size")} == {"root", "download", "limit"}
     mlp = composed("model=dcgan", "data=grid25")  # the same preset on points: its MLP's keys, from model.mlp
     assert (mlp["model"]["hidden"], mlp["model"]["layers"]) == (256, 3) and "channels" not in mlp["model"]
     assert set(mlp["data"]) == {"name", "image_size", "std"} and mlp["objective"] == {"name": "non_saturating"}
     assert composed("objective=kl")["objective"] == {"name": "kl", "non_saturating": True}
     folder = composed("data=folder", "data.path=x")["data"]
-    assert folder == {"name": "folder", "image_size": 64, "path": "x", "channels": 3}
+    assert folder == {"name": "folder", "image_size": 64, "path": "x", "channels": 3, "limit": None}
 
 
 def test_a_key_of_one_part_given_for_another_is_an_error_naming_both():

@@ -32,6 +32,10 @@ CASES = {
     "wgan_gp": ["model=wgan_gp", "trainer.n_critic=2"],  # layer norm, the gradient penalty's double backward
     "wgan": ["model=wgan"],  # RMSprop, weight clipping after each D step, n_critic 5
     "cgan": ["model=cgan"],  # labels drawn with the batch
+    # augmentation drawn on the device before every D evaluation and through the lazy R1; ADA's p adjusted there
+    "dcgan_diffaugment": ["model=dcgan", "penalty=r1", "penalty.weight=0.1", "penalty.every=4", "augment=diffaugment"],
+    "dcgan_ada": ["model=dcgan", "penalty=r1", "penalty.weight=0.1", "penalty.every=4", "augment=ada", "augment.p=0.5",
+                  "augment.speed=2000", "augment.interval=2"],
 }
 
 
@@ -73,6 +77,8 @@ def test_graphs_replay_the_eager_step(tmp_path, case, precision):
         for a, b in zip(mine.state_dict().values(), theirs.state_dict().values(), strict=True):
             torch.testing.assert_close(a, b, rtol=CLOSE["rel"], atol=CLOSE["abs"])
     assert graphed.gan_step.d_steps == eager.gan_step.d_steps
+    for key, value in eager.augment.state_dict().items():  # ADA's p and its interval's sums, adjusted on the device
+        assert float(graphed.augment.state_dict()[key]) == pytest.approx(float(value), abs=1e-6), key
     assert float(graphed.opt_g.param_groups[0]["lr"]) == pytest.approx(eager.opt_g.param_groups[0]["lr"])
 
 

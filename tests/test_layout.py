@@ -16,7 +16,7 @@ REPO = PACKAGE.parent
 LAYERS = {
     "errors": 0, "registry": 0, "console": 0, "figures": 0, "files": 0, "shares": 0, "memory": 0,
     "config": 1,
-    "data": 2, "models": 2, "objectives": 2,
+    "data": 2, "models": 2, "objectives": 2, "augment": 2,
     "runs": 3, "theory": 3,
     "metrics": 4,
     "training": 5,

@@ -23,11 +23,12 @@ from ganlab.errors import GanlabError
 def registries() -> dict[str, Any]:
     """Every registry of parts a run is built from, by the config section whose part it names (a new section
     of parts: its registry here and its section of shared keys in ``TrainConfig``)."""
+    from ganlab.augment import AUGMENTS
     from ganlab.data import DATASETS
     from ganlab.models import NETWORKS
     from ganlab.objectives import OBJECTIVES, PENALTIES
 
-    return {r.key.split(".", 1)[0]: r for r in (NETWORKS, OBJECTIVES, PENALTIES, DATASETS)}
+    return {r.key.split(".", 1)[0]: r for r in (NETWORKS, OBJECTIVES, PENALTIES, DATASETS, AUGMENTS)}
 
 
 @cache
@@ -77,7 +78,31 @@ def check(cfg: DictConfig, strict: bool = True) -> DictConfig:
     exactly its chosen part's keys (``strict=False``: keys of other parts are dropped, as from a checkpoint an
     older ganlab wrote)."""
     chosen, why = chosen_parts(cfg)
-    return validate(cfg, TrainConfig, registries(), chosen, why, strict)
+    closed = validate(cfg, TrainConfig, registries(), chosen, why, strict)
+    check_augment(closed, chosen["data"])
+    return closed
+
+
+def check_augment(cfg: DictConfig, data: str) -> None:
+    """The augmentation of ``cfg`` can be built (its policy names its ops) and applies to this run: to image
+    data, and, for an adaptive one, to an objective whose D has an output for "real and fake alike"."""
+    from ganlab.augment import build_augment
+    from ganlab.data import kind_of
+    from ganlab.objectives import OBJECTIVES, build_objective
+
+    augment = build_augment(cfg.augment)
+    if augment.identity:
+        return
+    kind = kind_of(data)
+    if kind != "image":
+        raise GanlabError(f"augment={augment.name} transforms images, and data={data} holds {kind} data. Drop it "
+                          "(augment=none) or train on images (data=mnist, fashion_mnist, cifar10, folder, ...).")
+    if augment.adaptive and build_objective(cfg.objective).decision_boundary() is None:
+        fits = [n for n, o in OBJECTIVES.items() if o().decision_boundary() is not None]
+        raise GanlabError(f"augment={augment.name} tunes p from r_t = E[sign(D(real))], the share of real images D "
+                          f"puts on the real side of where it cannot tell them apart; objective={cfg.objective.name} "
+                          f"has no such output (its D is defined up to a shift or compares pairs). Use "
+                          f"augment=diffaugment, or an objective with one: {', '.join(fits)}.")
 
 
 def saved_config(saved: dict[str, Any], source: object) -> DictConfig:

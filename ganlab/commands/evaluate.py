@@ -79,7 +79,7 @@ def main(args: list[str]) -> int:
     if weights:
         find_weights(weights)  # a file that is not the weights is refused before anything is computed
     device = next(G.parameters()).device
-    data = load_dataset(cfg.data).to(device)
+    data = load_dataset(cfg.data, seed=int(cfg.seed)).to(device)  # data.limit: the run's images (judged by all)
     cache = a.cache_dir or cfg.eval.cache_dir
     settings = Settings(device, int(cfg.eval.n or data.eval_samples), a.seed, weights,
                         Path(cache).expanduser() if cache else None, say)

@@ -1,4 +1,5 @@
-"""Sections whose keys are those of the part chosen in them (``model``, ``objective``, ``penalty``, ``data``).
+"""Sections whose keys are those of the part chosen in them (``model``, ``objective``, ``penalty``, ``data``,
+``augment``).
 
 A part (a network family, an objective, a data set, ...) declares the config keys it owns as a dataclass when it
 registers (:mod:`ganlab.registry`). Its section holds the keys every part of it shares (``ModelConfig``, ...)

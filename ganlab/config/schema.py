@@ -2,7 +2,7 @@
 
 Hydra merges every YAML file of ``configs/`` into these dataclasses, so a misspelt key or a value of the wrong
 type stops a run before it starts. The sections whose parts come from a registry (``model``, ``objective``,
-``penalty``, ``data``) hold here the keys all their parts share; a part (a network family, an objective, ...)
+``penalty``, ``data``, ``augment``) hold here the keys all their parts share; a part (a network family, an objective, ...)
 declares the keys only it reads as a dataclass when it registers (see :mod:`ganlab.registry`), and
 :mod:`ganlab.config.parts` gives the section exactly the chosen part's. Ranges live beside each key
 (``field(metadata=...)`` through :func:`key`) and are checked in one pass by :mod:`ganlab.config.checks`.
@@ -96,6 +96,13 @@ class DataConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Keys every augmentation reads (each adds its own: ``augment.policy``, ...)."""
+
+    name: str = "none"
+
+
+@dataclass
 class TrainerConfig:
     steps: int = key(5000, lo=1, hi=100_000_000)  # generator updates
     batch_size: int = key(64, lo=1, hi=65536)
@@ -140,6 +147,7 @@ class TrainConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     penalty: PenaltyConfig = field(default_factory=PenaltyConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)

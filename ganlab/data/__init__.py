@@ -25,9 +25,10 @@ def kind_of(name: str) -> str:
     return str(DATASETS.fact(name, "kind", "image"))
 
 
-def load_dataset(cfg: DictConfig, check: Callable[[DataSpec], None] | None = None) -> Dataset:
-    """Load ``cfg.name``, resized to ``cfg.image_size`` when that differs from the native size; ``check`` sees
-    the data's spec at that size before it is resized (to refuse what cannot fit before allocating it)."""
+def load_dataset(cfg: DictConfig, check: Callable[[DataSpec], None] | None = None, seed: int = 0) -> Dataset:
+    """Load ``cfg.name``, resized to ``cfg.image_size`` when that differs from the native size, and cut to the
+    ``cfg.limit`` images that ``seed`` picks (see :meth:`Dataset.limited`); ``check`` sees the data's spec at that
+    size before it is resized (to refuse what cannot fit before allocating it)."""
     data = DATASETS[cfg.name](cfg)
     if data.kind != kind_of(cfg.name):
         raise TypeError(f"data={cfg.name} loads {data.kind} data but registered as {kind_of(cfg.name)}: "
@@ -38,7 +39,9 @@ def load_dataset(cfg: DictConfig, check: Callable[[DataSpec], None] | None = Non
         if size and data.kind == "image":
             spec = dataclasses.replace(spec, shape=(spec.shape[0], int(size), int(size)))
         check(spec)
-    return data.resized(size)  # type: ignore[attr-defined]
+    data = data.resized(size)  # type: ignore[attr-defined]
+    limit = cfg.get("limit")
+    return data.limited(int(limit), seed) if limit else data
 
 
 __all__ = ["DATASETS", "Dataset", "ImageTensors", "kind_of", "load_dataset", "spec_of"]

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from ganlab.config.schema import key
 from ganlab.config.spec import DataSpec
+from ganlab.errors import GanlabError
 from ganlab.memory import check_fits
 
 RESIZE_FLOATS = 2**24  # float32 values a resize works on at a time (64 MiB)
@@ -26,7 +27,15 @@ IMAGE_EVAL_SAMPLES = 10_000  # samples per evaluation of image data (FID's custo
 
 
 @dataclass
-class FileParams:
+class LimitParams:
+    """The key of every data set of stored images."""
+
+    limit: int | None = key(None, lo=1, hi=1_000_000_000, doc="train on this many of the images only (the same "
+                            "ones for a seed, by class in proportion); evaluation still compares with all of them")
+
+
+@dataclass
+class FileParams(LimitParams):
     """Keys of the data sets read from files in torchvision's layout."""
 
     root: str = key("data", doc="the folder holding <root>/MNIST/raw, <root>/cifar-10-batches-py, ...")
@@ -58,6 +67,19 @@ class Dataset:
 
     def resized(self, size: int | None) -> Dataset:
         """The data at ``size`` x ``size`` pixels (image data; others ignore it)."""
+        return self
+
+    def limited(self, n: int, seed: int) -> Dataset:
+        """The data set cut to ``n`` of its training images (``data.limit``), picked by ``seed``: data sets of
+        stored images (:class:`ImageTensors`) say how; others refuse."""
+        raise GanlabError(f"data.limit={n}: data={self.name} draws a fresh sample at every batch ({self.kind} data "
+                          "generated on the fly), so there is no set of training images to cut. Drop data.limit, "
+                          "or train on stored images (data=mnist, fashion_mnist, cifar10, folder, ...).")
+
+    @property
+    def whole(self) -> Dataset:
+        """The data set this one was cut from by ``data.limit`` (itself when it was not): what evaluation
+        compares with."""
         return self
 
     def test_split(self) -> ImageTensors | None:
@@ -127,6 +149,7 @@ class ImageTensors(Dataset):
         self.num_classes = num_classes if labels is not None else None
         self._test, self.classified, self.cache_dir = test, classified and labels is not None, cache_dir
         self._size: int | None = None  # the side the images were resized to (the test split follows)
+        self._whole: ImageTensors | None = None  # the data set data.limit cut these images from
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -152,11 +175,39 @@ class ImageTensors(Dataset):
             self.images, self._size = resize(self.images, int(size)), int(size)
         return self
 
+    def limited(self, n: int, seed: int) -> ImageTensors:
+        """The first ``n`` images after a shuffle seeded by ``seed``, taken class by class in proportion to the
+        classes' counts where there are labels (largest remainders; every class keeps at least one image where
+        ``n`` allows), in their original order: the same ``n`` for the same seed. Evaluation compares with all
+        of them (:attr:`whole`): a classifier judging the data still learns from all of them."""
+        if n > len(self):
+            raise GanlabError(f"data.limit={n} is more than the {len(self):,} training images of data={self.name}. "
+                              f"Lower it, or drop data.limit to train on all of them.")
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        if self.labels is None:
+            keep = order[:n]
+        else:
+            labels = self.labels.cpu()[order]
+            counts = torch.bincount(labels, minlength=int(self.num_classes or 0))
+            keep = torch.cat([order[labels == c][:k] for c, k in enumerate(quotas(counts, n).tolist())])
+        keep = keep.sort().values.to(self.images.device)
+        part = ImageTensors(self.name, self.images.index_select(0, keep),
+                            None if self.labels is None else self.labels.index_select(0, keep), self.num_classes,
+                            test=self._test, classified=self.classified, cache_dir=self.cache_dir)
+        part._size, part._whole = self._size, self
+        return part
+
+    @property
+    def whole(self) -> ImageTensors:
+        return self._whole if self._whole is not None else self
+
     def to(self, device: torch.device) -> ImageTensors:
         if device.type == "cuda" and self.images.device != device:
             check_fits(self.images.nbytes, f"data={self.name} ({len(self)} images)", "Lower data.image_size.", device)
         self.images = self.images.to(device)
         self.labels = self.labels.to(device) if self.labels is not None else None
+        if self._whole is not None:
+            self._whole.to(device)
         return self
 
     def test_split(self) -> ImageTensors | None:
@@ -164,4 +215,17 @@ class ImageTensors(Dataset):
         return test.resized(self._size).to(self.images.device) if test is not None else None
 
     def classifier_data(self) -> ImageTensors | None:
-        return self if self.classified else None
+        return self.whole if self.classified else None
+
+
+def quotas(counts: Tensor, n: int) -> Tensor:
+    """``n`` shared among classes of ``counts`` images in proportion (largest remainders), each class at least
+    one where ``n`` is at least the number of classes, none more than it has."""
+    share = counts.double() * n / counts.sum()
+    out = share.floor().long().clamp(min=1 if n >= len(counts) else 0).minimum(counts)
+    while int(out.sum()) != n:  # hand out (or take back) one image at a time, by the largest remainder
+        grow = int(out.sum()) < n
+        gap = (share - out) if grow else (out - share)
+        gap[(out >= counts) if grow else (out <= (1 if n >= len(counts) else 0))] = -float("inf")
+        out[int(gap.argmax())] += 1 if grow else -1
+    return out

@@ -11,7 +11,7 @@ import torch
 from omegaconf import DictConfig
 
 from ganlab.data import DATASETS
-from ganlab.data.base import ImageTensors
+from ganlab.data.base import ImageTensors, LimitParams
 
 
 def _digits_table() -> np.ndarray:
@@ -29,7 +29,7 @@ def _digits_table() -> np.ndarray:
     return np.concatenate([bunch.data, bunch.target[:, None]], axis=1)
 
 
-@DATASETS.register("digits")
+@DATASETS.register("digits", params=LimitParams)
 def load_digits(cfg: DictConfig) -> ImageTensors:
     """No test split ships with them: a classifier that judges them holds out a fixed sixth (metrics/classifier)."""
     table = _digits_table()

@@ -12,14 +12,14 @@ from omegaconf import DictConfig
 
 from ganlab.config.schema import key
 from ganlab.data import DATASETS
-from ganlab.data.base import ImageTensors
+from ganlab.data.base import ImageTensors, LimitParams
 from ganlab.errors import GanlabError
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 
 
 @dataclass
-class FolderParams:
+class FolderParams(LimitParams):
     path: str | None = key(None, doc="the folder of images")
     channels: int = key(3, lo=1, hi=3, doc="1 (grayscale) or 3 (RGB)")
 

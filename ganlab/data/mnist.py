@@ -100,8 +100,12 @@ class StackedDigits(Dataset):
         self.digits.resized(size)
         return self
 
+    def limited(self, n: int, seed: int) -> StackedDigits:
+        """Triples of ``n`` digits (see :meth:`ImageTensors.limited`)."""
+        return StackedDigits(self.name, self.digits.limited(n, seed))
+
     def classifier_data(self) -> ImageTensors:
-        return self.digits
+        return self.digits.whole
 
     def read_labels(self, classify: Callable[[Tensor], Tensor], images: Tensor) -> Tensor:
         return stack_label(classify(images.flatten(0, 1).unsqueeze(1)).view(-1, 3))

@@ -162,7 +162,7 @@ class ClassifierMetrics(Metric):
         self.model, self.accuracy = load_or_train_classifier(judged, judged.test_split(), cache, log=settings.log)
         self.real_features: Tensor | None = None
         self.held: tuple[Tensor, Tensor, str] | None = None  # the real images the classifier held out, for the reference
-        if judged is data:  # real features for fid_classifier, from a fixed subset of the images it trained on
+        if judged is data.whole:  # real features for fid_classifier, from a fixed subset of the images it trained on
             x, _, x_held, y_held, where = _split(judged, judged.test_split())
             idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[: settings.n]
             self.real_features = self.model.features_and_logits(ImageTensors.normalise(x[idx.to(x.device)]))[0]

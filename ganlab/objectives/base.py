@@ -37,6 +37,12 @@ class Objective:
         """The optimal D's raw output where log p(x) - log q(x) = ``log_ratio`` (None: not a function of it)."""
         return None
 
+    def decision_boundary(self) -> float | None:
+        """D's raw output where real and fake are alike (its optimal output at p = q): ADA's r_t counts the real
+        samples D puts above it. None where the optimal output is not a function of the density ratio."""
+        out = self.optimal_output(torch.zeros(()))
+        return None if out is None else float(out)
+
     def loss_real(self, out: Tensor) -> Tensor:
         """D's loss on each of its outputs for real samples."""
         raise NotImplementedError

@@ -1,5 +1,5 @@
-"""A run's parts, built from its config: data on the device, G and D, optimisers, objective, penalty, G's EMA,
-and the step that updates them (replayed as CUDA graphs where it can be: training/graphs.py)."""
+"""A run's parts, built from its config: data on the device, G and D, optimisers, objective, penalty,
+augmentation, G's EMA, and the step that updates them (replayed as CUDA graphs where it can be: training/graphs.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 import torch
 from omegaconf import DictConfig
 
+from ganlab.augment import build_augment
 from ganlab.config.spec import DataSpec
 from ganlab.console import say
 from ganlab.data import load_dataset, spec_of
@@ -55,7 +56,8 @@ class Parts:
         self.device = self.ranks.device(cfg.device)  # resolve_device, or this rank's own GPU
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.data = load_dataset(cfg.data, check=lambda spec: check_memory(cfg, spec, self.device)).to(self.device)
+        self.data = load_dataset(cfg.data, check=lambda spec: check_memory(cfg, spec, self.device),
+                                 seed=cfg.seed).to(self.device)
         self.spec = spec_of(self.data)
         self.penalty = build_penalty(cfg.penalty)
         self.penalty.share = self.ranks.share
@@ -72,6 +74,8 @@ class Parts:
             say(f"ganlab: training eagerly, without CUDA graphs: {refused}.")
         self.opt_g, self.opt_d = build_optimizers(cfg.optim, self.G, self.D, capturable=refused is None)
         self.objective = build_objective(cfg.objective)
+        self.augment = build_augment(cfg.augment).to(self.device)
+        self.augment.share, self.augment.reduce = self.ranks.share, self.ranks.average
         self.ema = (GeneratorEMA(self.G, cfg.model.ema, cfg.trainer.batch_size, cfg.model.ema_rampup)
                     if cfg.model.ema else None)
         # the generator a run shows and evaluates: the moving average when there is one
@@ -82,5 +86,6 @@ class Parts:
                                 autocast_dtype=autocast_dtype(cfg.device, self.device, family.bf16_on_cpu),
                                 channels_last=self.channels_last,
                                 compiled=compile_networks(*forwards) if cfg.trainer.compile else forwards,
-                                penalty_every=cfg.penalty.every, share=self.ranks.share, ema=self.ema)
+                                penalty_every=cfg.penalty.every, share=self.ranks.share, ema=self.ema,
+                                augment=self.augment)
         self.graphed = GraphedStep(self.gan_step) if refused is None else None

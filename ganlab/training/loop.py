@@ -18,7 +18,7 @@ from ganlab.metrics.base import Settings
 from ganlab.runs import save_checkpoint
 from ganlab.training import tags
 from ganlab.training.build import Parts
-from ganlab.training.monitor import Monitor
+from ganlab.training.monitor import HeldOutCheck, Monitor
 from ganlab.training.optim import build_schedulers, current_rate, load_optimizer, optimizer_state
 from ganlab.training.samples import SampleRenderer
 from ganlab.training.signals import StopSignals
@@ -39,7 +39,11 @@ class Trainer(Parts):
                                       device=self.device)
         self.monitor = Monitor(cfg.eval, self.G, self.data, z=self.samples.z, y=self.samples.y,
                                probabilistic=self.objective.probabilistic, seed=cfg.seed, device=self.device,
-                               total_steps=cfg.trainer.steps)
+                               total_steps=cfg.trainer.steps,
+                               held_out=HeldOutCheck(self.D, self.data, self.objective.d_output,
+                                                     tags.d_outputs(self.objective.probabilistic),
+                                                     cfg.trainer.batch_size, cfg.seed, self.device,
+                                                     self.gan_step.autocast))
         self.evaluator: Any = None  # built at the first evaluation (it may train a classifier)
         self.best: dict[str, Any] | None = None  # {"metric", "value", "step"} of checkpoints/best.pt
         self.final_metrics: dict[str, float] = {}

@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganlab.errors import GanlabError
 
-GROUPS = ("model", "objective", "penalty", "data", "device")  # what a resumed run keeps
+GROUPS = ("model", "objective", "penalty", "data", "augment", "device")  # what a resumed run keeps
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def resumed_config(schema: type, saved: dict[str, Any], overrides: list[str]) ->
     groups = [o for o in keys if o.split("=", 1)[0].lstrip("+~") in (*GROUPS, "seed")]
     if groups:
         raise GanlabError(
-            f"a resumed run keeps its model, data, objective, penalty, device and seed; drop {', '.join(groups)} "
+            f"a resumed run keeps its model, data, objective, penalty, augmentation, device and seed; drop {', '.join(groups)} "
             "from the command line (key overrides such as trainer.steps=M are allowed), or start a new run."
         )
     from omegaconf.errors import OmegaConfBaseException

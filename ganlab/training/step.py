@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ganlab.augment.base import Augment
 from ganlab.data import Dataset
 from ganlab.objectives.base import Objective
 from ganlab.objectives.penalties import Penalty
@@ -54,20 +55,34 @@ def _no_sync(forward: Callable) -> contextlib.AbstractContextManager:
     return forward.no_sync() if hasattr(forward, "no_sync") else contextlib.nullcontext()
 
 
+class AugmentedD(nn.Module):
+    """D behind the augmentation, for the penalty: its input gradient is taken through the augmentation, with
+    respect to the images before it (as StyleGAN2-ADA's R1). Holds D without owning it."""
+
+    def __init__(self, D: nn.Module, augment: Augment):
+        super().__init__()
+        self.forward_of, self.augment = (D,), augment  # a tuple, so that D is not registered as a submodule
+
+    def forward(self, x: Tensor, y: Tensor | None) -> Tensor:
+        return self.forward_of[0](self.augment(x), y)
+
+
 class GANStep:
     """Updates G and D for one generator step and returns their statistics by name.
 
     ``compiled``: optional ``(G, D)`` forward functions (from :func:`compile_networks`, or DistributedDataParallel
     wrappers) used in place of the modules' own forwards for the adversarial terms. ``share``: the rows of each
     globally drawn batch this process trains on (see :mod:`ganlab.shares`). ``ema``: G's moving average, updated
-    after each step.
+    after each step. ``augment``: applied to every batch before D sees it (both phases, a relativistic
+    objective's real batch, the penalty's points through :class:`AugmentedD`), told D's verdicts on the real
+    images (``Augment/rt``, where the objective says where D cannot tell real from fake) to adapt by.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                  objective: Objective, penalty: Penalty, *, n_critic: int, batch_size: int,
                  autocast_dtype: torch.dtype | None = None, channels_last: bool = False,
                  compiled: tuple[Callable, Callable] | None = None, penalty_every: int = 1, share: Share = ALL,
-                 ema: GeneratorEMA | None = None):
+                 ema: GeneratorEMA | None = None, augment: Augment | None = None):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
         self.g_forward, self.d_forward = compiled or (G, D)
         self.d_params = list(D.parameters())
@@ -79,17 +94,27 @@ class GANStep:
         self.autocast_dtype, self.channels_last = autocast_dtype, channels_last
         self.share = share
         self.ema = ema
+        self.augment = augment or Augment()
+        # the penalty differentiates D through the augmentation (StyleGAN2-ADA's R1 on augmented reals)
+        self.d_penalized = D if self.augment.identity else AugmentedD(D, self.augment)
+        self.boundary = objective.decision_boundary()  # ADA's r_t counts the real outputs above it
         self.autocast_cache = True  # off in a captured graph, whose casts must not outlive it (see graphs.py)
+
+    def _real_signs(self, d_real: Tensor) -> Tensor | None:
+        """The sum of sign(D(x) - boundary) over a real batch's outputs (None where the objective has no boundary)."""
+        return None if self.boundary is None else (d_real.detach() - self.boundary).sign().sum()
 
     def _report_penalty(self, tag: str, value: Tensor) -> None:
         self.penalty_stats[tag] = value.detach().float()
 
     def state_dict(self) -> dict[str, Any]:
         """The D steps taken (they decide a lazy penalty's steps) and the penalty's last report, for resuming."""
-        return {"d_steps": self.d_steps, "penalty_stats": {k: float(v) for k, v in self.penalty_stats.items()}}
+        return {"d_steps": self.d_steps, "penalty_stats": {k: float(v) for k, v in self.penalty_stats.items()},
+                "augment": self.augment.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.d_steps = int(state["d_steps"])
+        self.augment.load_state_dict(state.get("augment", {}))
         self.penalty_stats = {k: torch.tensor(v, device=self.device) for k, v in state.get("penalty_stats", {}).items()}
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -124,8 +149,9 @@ class GANStep:
     def iteration(self, data: Dataset, measure_grads: bool) -> tuple[Stats, Stats]:
         """The device's work of one generator step (the moving average's decay already set): its statistics but
         the penalty's (in :attr:`penalty_stats`), and the gradient norms if asked."""
-        G, D, objective, penalty = self.g_forward, self.d_forward, self.objective, self.penalty
+        G, D, objective, penalty, aug = self.g_forward, self.d_forward, self.objective, self.penalty, self.augment
         grads: Stats = {}
+        signs: Tensor | None = None  # D's verdicts on this step's real images (ADA's r_t)
 
         # --- D phase: n_critic steps on fresh real and fake batches ---------------------------------------
         for i in range(self.n_critic):
@@ -135,11 +161,13 @@ class GANStep:
                 fake = G(self.sample_z(self.batch_size), y)
             self.d_steps += 1
             with self.autocast():
-                d_real, d_fake = D(real, y).float(), D(fake.detach(), y).float()
+                d_real, d_fake = D(aug(real), y).float(), D(aug(fake.detach()), y).float()
+            step_signs = self._real_signs(d_real)
+            signs = step_signs if signs is None or step_signs is None else signs + step_signs
             loss_d = objective.d_loss(d_real, d_fake)
             pen = None  # a lazy penalty's skipped step; in fp32 on the eager D: penalties differentiate it twice
             if self.d_steps % self.penalty_every == 0:
-                pen = penalty(self.D, real, fake.float(), y, self._report_penalty)
+                pen = penalty(self.d_penalized, real, fake.float(), y, self._report_penalty)
             total = loss_d if pen is None else loss_d + self.penalty_every * pen
             self.opt_d.zero_grad(set_to_none=True)
             total.backward()
@@ -153,10 +181,10 @@ class GANStep:
         with self.autocast(), _no_sync(D):
             if objective.relativistic:  # G's loss pairs its fakes with the real batch, as the updated D sees it
                 with torch.no_grad():
-                    out_real = D(real, y).float()
-                loss_g = objective.g_loss(D(fake, y).float(), out_real)
+                    out_real = D(aug(real), y).float()
+                loss_g = objective.g_loss(D(aug(fake), y).float(), out_real)
             else:
-                loss_g = objective.g_loss(D(fake, y).float())
+                loss_g = objective.g_loss(D(aug(fake), y).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         if measure_grads:
@@ -173,4 +201,8 @@ class GANStep:
                             out.real: objective.d_output(d_real).mean(), out.fake: objective.d_output(d_fake).mean()}
             if objective.estimate_tag:
                 stats[objective.estimate_tag] = objective.estimate(d_real, d_fake)  # type: ignore[assignment]
-            return stats, grads
+            if signs is not None:
+                count = self.n_critic * d_real.numel()
+                stats[tags.AUGMENT_RT] = signs / count
+                aug.observe(signs, count)
+            return {**stats, **aug.stats()}, grads

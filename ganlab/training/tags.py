@@ -19,6 +19,8 @@ SPEED = "Speed/img_per_s"  # real images through D per second, all processes tog
 COMPILE_S = "Speed/compile_s"  # trainer.compile=true: the first step's tracing and compilation
 DIVERSITY = "Diversity/pairwise"  # the fixed-noise batch's spread as a share of a real batch's (training/monitor.py)
 METRICS = "Metrics/"  # + a metric's name: an evaluation's value
+AUGMENT_RT = "Augment/rt"  # ADA's overfitting heuristic E[sign(D(real))] on the reals D judged (augmented); an
+# augmentation logs its own state beside it (augment=ada: Augment/p, ganlab/augment/ada.py)
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,12 @@ class DOutputs:
     real: str
     fake: str
     gap: str
+    real_train: str  # a fixed batch of training reals, unaugmented (data with a held-out split: training/monitor.py)
+    real_heldout: str  # a fixed batch of held-out reals, measured alike
 
 
-PROBABILITIES = DOutputs("D/real", "D/fake", "D/gap")
-CRITIC = DOutputs("D/critic_real", "D/critic_fake", "D/critic_gap")
+PROBABILITIES = DOutputs("D/real", "D/fake", "D/gap", "D/real_train", "D/real_heldout")
+CRITIC = DOutputs("D/critic_real", "D/critic_fake", "D/critic_gap", "D/critic_real_train", "D/critic_real_heldout")
 
 
 def d_outputs(probabilistic: bool) -> DOutputs:
