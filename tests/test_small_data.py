@@ -91,6 +91,13 @@ def test_a_limited_run_is_judged_against_the_whole_data_and_logs_d_on_held_out_i
     assert [s for s, _ in scalars["D/real_heldout"]] == [5, 10, 15, 20] == [s for s, _ in scalars["D/real_train"]]
     assert all(0 < v < 1 for _, v in scalars["D/real_heldout"] + scalars["D/real_train"])  # probabilities
 
+    critic = tmp_path / "critic"  # a critic's raw outputs are named as such (training/tags.py)
+    tiny_trainer(critic, "model=wgan_gp", "data=mnist", f"data.root={root}", "data.limit=20",
+                 f"eval.cache_dir={cache}", "eval.at_end=false").fit()
+    logged = read_scalars(critic)
+    assert len(logged["D/critic_real_heldout"]) == len(logged["D/critic_real_train"]) == 4
+    assert "D/real_heldout" not in logged
+
 
 class NoisyD(nn.Module):
     """BatchNorm (running statistics), dropout (random) and spectral norm (a power iteration): all a D may
