@@ -16,6 +16,7 @@ from torch import nn
 from ganlab.augment import build_augment
 from ganlab.augment.ada import COLOUR, GEOMETRIC, XINT
 from ganlab.augment.base import Augment
+from ganlab.augment.base import resample as affine_resample
 from ganlab.augment.diffaugment import OPS, TRANSLATION
 from ganlab.data import ImageTensors
 from ganlab.objectives import build_objective, build_penalty
@@ -49,6 +50,33 @@ def test_gradients_flow_through_every_op(part, op):
     assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-6, fast_mode=True)
     f(x).square().sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("part", ["diffaugment", "ada"])
+def test_every_op_is_differentiable_twice_as_r1_through_it_needs(part):
+    """R1 on augmented reals takes the gradient of D's input gradient through the augmentation: each policy's
+    Jacobian-vector products are checked against finite differences once more (gradgradcheck). ADA's resampling
+    has its own twice-differentiable path (CUDA's grid_sample has none); on the CPU it must give what torch's
+    grid_sample gives, forward and twice backward, to float64's last bits (the test failed on the GPU machine's
+    torch 2.11 while it compared bit for bit; the failure's message was not seen)."""
+    aug = build_augment({"name": part, **({"p": 1.0} if part == "ada" else {})})
+    x = torch.randn(2, 3, 8, 6, dtype=torch.float64, requires_grad=True)
+    f = seeded(aug.transform)
+    assert torch.autograd.gradgradcheck(f, (x,), eps=1e-6, atol=1e-6)
+    if part == "ada":
+        theta = torch.tensor([[[0.9, 0.3, 0.5], [-0.2, 1.1, -0.7]], [[1.2, -0.1, 0.0], [0.4, 0.8, 1.3]]],
+                             dtype=torch.float64)
+        grid = F.affine_grid(theta, [2, 3, 8, 6], align_corners=False)
+        w = torch.randn(2, 3, 8, 6, dtype=torch.float64)
+        outs = []
+        for resample in (affine_resample, lambda a, g: F.grid_sample(a, g, padding_mode="reflection",
+                                                                      align_corners=False)):
+            y = resample(x, grid)
+            (g,) = torch.autograd.grad((y * w).square().sum(), x, create_graph=True)
+            (gg,) = torch.autograd.grad(g.square().sum(), x)
+            outs.append((y, g, gg))
+        for ours, torchs in zip(*outs, strict=True):
+            torch.testing.assert_close(ours, torchs, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("part", ["diffaugment", "ada"])

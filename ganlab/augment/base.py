@@ -59,6 +59,14 @@ class Augment:
             out = self.transform(x.float())
         return out.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
+    def pair(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        """``a`` and ``b`` (a real and a fake batch) augmented in one call, each image with its own draws: half
+        the launches of two calls, which on a GPU is most of an augmentation's cost."""
+        if self.identity:
+            return a, b
+        both = self(torch.cat([a, b]))
+        return both[:len(a)], both[len(a):]
+
     def transform(self, x: Tensor) -> Tensor:
         """The augmentation proper, on fp32 images in [-1, 1] (nominally: G's outputs may stray)."""
         return x
@@ -102,5 +110,52 @@ def affine(x: Tensor, theta: Tensor) -> Tensor:
     scaled = torch.stack([torch.stack([theta[:, 0, 0], theta[:, 0, 1] * (sx / sy), theta[:, 0, 2] * sx], -1),
                           torch.stack([theta[:, 1, 0] * (sy / sx), theta[:, 1, 1], theta[:, 1, 2] * sy], -1)], 1)
     grid = torch.nn.functional.affine_grid(scaled, [n, x.shape[1], h, w], align_corners=False).to(x.dtype)
-    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return resample(x, grid.detach())
+
+
+def resample(x: Tensor, grid: Tensor) -> Tensor:
+    """``grid_sample(x, grid)``, bilinear with the border mirrored, twice differentiable in ``x`` on every device
+    (the grid a constant: :class:`_Resample`)."""
+    return _Resample.apply(x, grid)
+
+
+# grid_sampler_2d's enums: bilinear interpolation, reflection padding (aten/src/ATen/native/GridSampler.h)
+BILINEAR, REFLECTION = 0, 2
+
+
+class _Resample(torch.autograd.Function):
+    """Bilinear resampling of ``x`` at a fixed ``grid``, differentiable twice in ``x`` on every device.
+
+    R1 on augmented reals differentiates D's gradient with respect to the images before the augmentation, so
+    training takes the gradient of a gradient through the resampling. CUDA's ``grid_sample`` has no derivative
+    for its backward ("derivative for aten::grid_sampler_2d_backward is not implemented"; the CPU takes a
+    slower composite path that has one). At a fixed grid the resampling is a linear map S of ``x``: its
+    backward is S transposed (:class:`_ResampleTransposed`), whose own backward is S again. The grid is made
+    from random draws and never needs a gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, grid: Tensor) -> Tensor:
+        ctx.save_for_backward(x, grid)
+        return torch.grid_sampler(x, grid, BILINEAR, REFLECTION, False)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        x, grid = ctx.saved_tensors
+        return _ResampleTransposed.apply(grad, x, grid), None
+
+
+class _ResampleTransposed(torch.autograd.Function):
+    """S transposed applied to ``grad`` (the shape of the resampled images) at ``grid``, S as above."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Tensor, x: Tensor, grid: Tensor) -> Tensor:
+        ctx.save_for_backward(grid)
+        return torch.ops.aten.grid_sampler_2d_backward(grad, x, grid, BILINEAR, REFLECTION, False,
+                                                       [True, False])[0]
+
+    @staticmethod
+    def backward(ctx: Any, grad2: Tensor) -> tuple[Tensor, None, None]:
+        (grid,) = ctx.saved_tensors
+        return _Resample.apply(grad2, grid), None, None
 

@@ -160,8 +160,9 @@ class GANStep:
             with torch.set_grad_enabled(keep_graph), self.autocast():
                 fake = G(self.sample_z(self.batch_size), y)
             self.d_steps += 1
+            seen_real, seen_fake = aug.pair(real, fake.detach())
             with self.autocast():
-                d_real, d_fake = D(aug(real), y).float(), D(aug(fake.detach()), y).float()
+                d_real, d_fake = D(seen_real, y).float(), D(seen_fake, y).float()
             step_signs = self._real_signs(d_real)
             signs = step_signs if signs is None or step_signs is None else signs + step_signs
             loss_d = objective.d_loss(d_real, d_fake)
