@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import tiny_trainer
+from tiny_nets import LinearG
 from torch import nn
 
 from ganlab.augment import build_augment
@@ -182,17 +183,6 @@ def test_ada_p_moves_by_its_rule_and_stops_at_the_ends():
     assert seen == pytest.approx([0.5, 0.7, 0.7, 0.9, 0.9, 1.0, 1.0, 0.8, 0.8, 0.6, 0.6, 0.6])
 
 
-class TinyG(nn.Module):
-    z_dim = 4
-
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(4, 64)
-
-    def forward(self, z, y=None):
-        return torch.tanh(self.lin(z)).view(-1, 1, 8, 8)
-
-
 class SignedD(nn.Module):
     """A D whose every output has one sign, whatever it learns."""
 
@@ -208,7 +198,7 @@ class SignedD(nn.Module):
 def test_the_step_moves_ada_p_toward_the_target_on_a_d_of_fixed_sign(sign, expected):
     """D always says real (r_t = 1 > 0.6): p rises by 32 / 160 every second step; always fake: it falls."""
     torch.manual_seed(0)
-    G, D = TinyG(), SignedD(sign)
+    G, D = LinearG(1, 8, 8, squash=True), SignedD(sign)
     data = ImageTensors("tiny", torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8), None)
     ada = build_augment({"name": "ada", "target": 0.6, "speed": 160, "interval": 2, "p": 0.0 if sign > 0 else 0.5})
     step = GANStep(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()),
@@ -276,7 +266,7 @@ def test_d_sees_only_augmented_images_in_every_evaluation(objective, penalty):
     """The D phase's real and fake batches, the G phase's fakes, a relativistic objective's real batch and the
     penalty's points all reach D through the augmentation."""
     torch.manual_seed(0)
-    G, D = TinyG(), RecordingD()
+    G, D = LinearG(1, 8, 8, squash=True), RecordingD()
     data = ImageTensors("tiny", torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8), None)
     step = GANStep(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()), build_objective(objective),
                    build_penalty(penalty), n_critic=2, batch_size=8, augment=Marking())

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import read_scalars, tiny_trainer
+from tiny_nets import LinearG
 from torch import nn
 
 from ganlab.data.toys import grid25
@@ -61,17 +62,6 @@ def test_rpgan_declares_no_closed_form_and_its_critic_bounds_the_relativistic_di
     assert 0.1 < apart < math.log(2) and abs(same) < 0.01
 
 
-class TinyG(nn.Module):
-    z_dim = 4
-
-    def __init__(self):
-        super().__init__()
-        self.net = nn.Linear(4, 2)
-
-    def forward(self, z, y=None):
-        return self.net(z)
-
-
 class TinyD(nn.Module):
     def __init__(self):
         super().__init__()
@@ -89,7 +79,7 @@ class Recording(RelativisticPairing):
 
 def test_the_generator_step_pairs_fakes_with_real_outputs_of_the_updated_d():
     torch.manual_seed(0)
-    G, D, objective = TinyG(), TinyD(), Recording()
+    G, D, objective = LinearG(2), TinyD(), Recording()
     opt_g, opt_d = torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1)
     step = GANStep(G, D, opt_g, opt_d, objective, build_penalty("r1r2"), n_critic=2, batch_size=16)
     data = grid25()
