@@ -336,11 +336,14 @@ def test_a_run_dir_made_read_only_mid_run_is_one_paragraph_naming_its_file(tmp_p
 
 def test_a_rank_that_loses_its_peer_says_so_without_a_traceback(tmp_path):
     """SIGKILL of torchrun's rank 1 mid-run: rank 0 prints one paragraph, not gloo's traceback (torchrun's own
-    report of the failed process follows, which is torchrun's)."""
+    report of the failed process follows, which is torchrun's). torchrun checks its processes every
+    --monitor-interval seconds and then sends SIGTERM to the others: at its default, 0.1 s, that SIGTERM can reach
+    rank 0 before its next collective fails (it did once in CI, under load), so rank 0 is given 5 s to notice."""
     import ganlab
 
     proc = subprocess.Popen([os.path.join(os.path.dirname(GANLAB), "python"), "-m", "torch.distributed.run",
-                             "--standalone", "--nproc_per_node=2", "-m", "ganlab", "train", "data=grid25", *FAST,
+                             "--standalone", "--nproc_per_node=2", "--monitor-interval=5", "-m", "ganlab", "train",
+                             "data=grid25", *FAST,
                              *QUIET, "trainer.steps=100000", "trainer.ckpt_every=50"], cwd=tmp_path, env=ENV,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
