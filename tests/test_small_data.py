@@ -18,7 +18,7 @@ from ganlab.data.base import quotas
 from ganlab.errors import GanlabError
 from ganlab.metrics.base import Settings
 from ganlab.metrics.classifier import ClassifierMetrics
-from ganlab.training import tags
+from ganlab.objectives import build_objective
 from ganlab.training.monitor import HeldOutCheck
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -99,6 +99,9 @@ def test_a_limited_run_is_judged_against_the_whole_data_and_logs_d_on_held_out_i
     assert "D/real_heldout" not in logged
 
 
+LOGISTIC = build_objective({"name": "non_saturating"})  # D outputs a logit, reported as its sigmoid
+
+
 class NoisyD(nn.Module):
     """BatchNorm (running statistics), dropout (random) and spectral norm (a power iteration): all a D may
     change or draw when it runs in training mode."""
@@ -118,7 +121,7 @@ def test_the_held_out_check_measures_d_as_it_trains_and_leaves_the_run_as_it_was
     test = ImageTensors("t_test", images[150:], None)
     data = ImageTensors("t", images[:150], None, test=lambda: test)
     D = NoisyD()
-    check = HeldOutCheck(D, data, torch.sigmoid, tags.PROBABILITIES, 32, seed=7, device=torch.device("cpu"),
+    check = HeldOutCheck(D, data, LOGISTIC, 32, seed=7, device=torch.device("cpu"),
                          autocast=contextlib.nullcontext)
     buffers, rng = [b.clone() for b in D.buffers()], torch.get_rng_state()
     values = check.measure()
@@ -132,10 +135,10 @@ def test_the_held_out_check_measures_d_as_it_trains_and_leaves_the_run_as_it_was
         expected = torch.sigmoid(twin(held)).mean()
     assert values["D/real_heldout"] == pytest.approx(float(expected), rel=1e-6)
     assert values.keys() == {"D/real_heldout", "D/real_train"} and check.measure() == values  # nothing moved
-    cpu, probabilities = torch.device("cpu"), tags.PROBABILITIES
-    assert HeldOutCheck(D, digits(), torch.sigmoid, probabilities, 32, 0, cpu, contextlib.nullcontext).measure() == {}
+    cpu = torch.device("cpu")
+    assert HeldOutCheck(D, digits(), LOGISTIC, 32, 0, cpu, contextlib.nullcontext).measure() == {}
     grid = load_dataset(OmegaConf.create({"name": "grid25", "std": 0.0}))
-    assert HeldOutCheck(nn.Linear(2, 1), grid, torch.sigmoid, probabilities, 32, 0, cpu,
+    assert HeldOutCheck(nn.Linear(2, 1), grid, LOGISTIC, 32, 0, cpu,
                         contextlib.nullcontext).measure() == {}
 
 
@@ -143,7 +146,7 @@ def test_the_fixed_batches_come_from_their_own_seeded_stream():
     data = ImageTensors("t", torch.randint(0, 256, (100, 1, 8, 8), dtype=torch.uint8), None,
                         test=lambda: ImageTensors("t_test", torch.zeros(10, 1, 8, 8, dtype=torch.uint8), None))
     D, state = NoisyD(), torch.get_rng_state()
-    first = HeldOutCheck(D, data, torch.sigmoid, tags.PROBABILITIES, 16, 3, torch.device("cpu"), contextlib.nullcontext)
+    first = HeldOutCheck(D, data, LOGISTIC, 16, 3, torch.device("cpu"), contextlib.nullcontext)
     assert torch.equal(torch.get_rng_state(), state)
-    second = HeldOutCheck(D, data, torch.sigmoid, tags.PROBABILITIES, 16, 3, torch.device("cpu"), contextlib.nullcontext)
+    second = HeldOutCheck(D, data, LOGISTIC, 16, 3, torch.device("cpu"), contextlib.nullcontext)
     assert torch.equal(first.batches[0][1], second.batches[0][1]) and len(first.batches[1][1]) == 10

@@ -40,10 +40,8 @@ class Trainer(Parts):
         self.monitor = Monitor(cfg.eval, self.G, self.data, z=self.samples.z, y=self.samples.y,
                                probabilistic=self.objective.probabilistic, seed=cfg.seed, device=self.device,
                                total_steps=cfg.trainer.steps,
-                               held_out=HeldOutCheck(self.D, self.data, self.objective.d_output,
-                                                     tags.d_outputs(self.objective.probabilistic),
-                                                     cfg.trainer.batch_size, cfg.seed, self.device,
-                                                     self.gan_step.autocast))
+                               held_out=HeldOutCheck(self.D, self.data, self.objective, cfg.trainer.batch_size,
+                                                     cfg.seed, self.device, self.gan_step.autocast))
         self.evaluator: Any = None  # built at the first evaluation (it may train a classifier)
         self.best: dict[str, Any] | None = None  # {"metric", "value", "step"} of checkpoints/best.pt
         self.final_metrics: dict[str, float] = {}

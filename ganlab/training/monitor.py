@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.data import Dataset
+from ganlab.objectives.base import Objective
 from ganlab.runs import generate
 from ganlab.training import tags
 
@@ -42,10 +43,10 @@ def mean_pairwise_distance(x: Tensor) -> float:
 class HeldOutCheck:
     """D's mean output on a fixed batch of held-out real images and on one of training images (see above)."""
 
-    def __init__(self, D: nn.Module, data: Dataset, d_output: Callable[[Tensor], Tensor], out: tags.DOutputs,
-                 batch: int, seed: int, device: torch.device,
-                 autocast: Callable[[], contextlib.AbstractContextManager]):
-        self.D, self.d_output, self.autocast = D, d_output, autocast
+    def __init__(self, D: nn.Module, data: Dataset, objective: Objective, batch: int, seed: int,
+                 device: torch.device, autocast: Callable[[], contextlib.AbstractContextManager]):
+        self.D, self.d_output, self.autocast = D, objective.d_output, autocast
+        out = tags.d_outputs(objective.probabilistic)
         held = None if data.generated else data.held_out(batch)
         self.batches: list[tuple[str, Tensor, Tensor | None]] = []
         if held is not None:
